@@ -80,6 +80,15 @@ func (b *Batch) AddRecord(sec int64, nsec int32, line []byte) {
 	b.Records = append(b.Records, Record{Sec: sec, Nsec: nsec, Fields: b.fields[n : n+1 : n+1]})
 }
 
+// AppendToLast adds a field to the last record added with AddRecord. Call it
+// right after AddRecord, before any other record or field is added.
+func (b *Batch) AppendToLast(f Field) {
+	r := &b.Records[len(b.Records)-1]
+	b.fields = append(b.fields, f)
+	n := len(b.fields)
+	r.Fields = b.fields[n-len(r.Fields)-1 : n : n]
+}
+
 // NewFields returns an empty field slice backed by the batch's arena, for a
 // processor building the contents of a record. Append to it with AppendField.
 func (b *Batch) NewFields() []Field {

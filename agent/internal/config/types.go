@@ -12,48 +12,74 @@ type Pipeline struct {
 	File string
 	// Enable is false when the file says `enable: false`; such a pipeline is
 	// valid but not run. Default true.
-	Enable     bool
-	Global     Global
-	Input      InputFile
+	Enable bool
+	// Global is the `global` section.
+	Global Global
+	// Input is the one entry of `inputs`.
+	Input InputFile
+	// Processors are the `processors` entries, in order.
 	Processors []Plugin
-	Flushers   []Flusher
+	// Flushers are the `flushers` entries, in order; there is at least one.
+	Flushers []Flusher
 }
 
-// Global holds the pipeline's `global` section.
+// Global holds the pipeline's `global` section. Of LoongCollector's global
+// keys, StructureType, Priority, ProcessPriority, InputIntervalMs and
+// InputMaxFirstCollectDelayMs are accepted and ignored (they change nothing
+// here); TopicType, TopicFormat, UsingOldContentTag, PipelineMetaTagKey and
+// AgentEnvMetaTagKey are not supported yet. Workers and QueueMB are wasmtail's
+// own keys.
 type Global struct {
 	// EnableTimestampNanosecond keeps nanoseconds in record times. Default false.
 	EnableTimestampNanosecond bool
 	// Workers is the number of goroutines that run processors and flushers for
-	// this pipeline. Default 1.
+	// this pipeline, 1 to 64. Default 1.
 	Workers int
-	// QueueMB bounds the bytes read but not yet acknowledged. Default 16.
+	// QueueMB bounds the bytes read but not yet acknowledged, 1 to 4096.
+	// Default 16.
 	QueueMB int
 }
 
 // Plugin is a processor entry: its Type and its remaining parameters, kept
 // raw until a processor factory decodes them (later issues add processors).
 type Plugin struct {
-	Type   string
-	Index  int
+	// Type is the `Type:` value, e.g. "processor_parse_json_native".
+	Type string
+	// Index is the position in `processors`, from 0.
+	Index int
+	// Params are the other keys, as parsed: maps are map[string]any, lists
+	// []any, numbers int or float64, whether the file was YAML or JSON.
 	Params map[string]any
 }
 
-// InputFile is the `input_file` plugin.
+// InputFile is the `input_file` plugin. LoongCollector's container keys
+// (EnableContainerDiscovery, ContainerFilters, ExternalK8sLabelTag,
+// ExternalEnvTag, CollectingContainersMeta) and a few reader keys
+// (TailingAllMatchedFiles, PreservedDirDepth, ReadDelaySkipThresholdBytes,
+// AllowingCollectingFilesInRootDir, EnableExactlyOnce) are not supported yet:
+// they are errors unless their value is empty or false.
+// IgnoringUnmatchWarning, RotatorQueueSize, CloseUnusedReaderIntervalSec and
+// MaxCheckpointDirSearchDepth are accepted and ignored.
 type InputFile struct {
-	// FilePaths lists the glob patterns (`*` and `**`) of files to read.
+	// FilePaths lists the absolute glob patterns (`*`, `?`, `[...]` and `**`)
+	// of files to read. `**` may appear once, as the directory element right
+	// before the file name (/var/log/**/*.log). Required; LoongCollector
+	// takes exactly one, wasmtail one or more.
 	FilePaths []string
-	// MaxDirSearchDepth is how many directory levels `**` may match. Default 0.
+	// MaxDirSearchDepth is how many directory levels `**` may match, 0 to
+	// 1000. Default 0.
 	MaxDirSearchDepth int
 	// ExcludeFilePaths are absolute path globs never read.
 	ExcludeFilePaths []string
-	// ExcludeFiles are base-name globs never read.
+	// ExcludeFiles are base-name globs (no "/") never read.
 	ExcludeFiles []string
 	// ExcludeDirs are absolute directory globs whose files are never read.
 	ExcludeDirs []string
-	// FileEncoding must be utf8 (the default); gbk is not supported yet.
+	// FileEncoding must be utf8 (the default; "UTF8" is read as utf8); gbk is
+	// not supported yet.
 	FileEncoding string
 	// TailSizeKB: a file seen when the pipeline first starts is read from this
-	// many KiB before its end. Default 1024.
+	// many KiB before its end, 0 to 10485760. Default 1024.
 	TailSizeKB int
 	// Multiline groups lines into records. Default: one line, one record.
 	Multiline Multiline
@@ -63,25 +89,34 @@ type InputFile struct {
 	// AppendingLogPositionMeta adds the tag __inode__ and the content
 	// __file_offset__ (or FileOffsetKey) to each record. Default false.
 	AppendingLogPositionMeta bool
-	// FileOffsetKey names the offset content. Default "__file_offset__".
+	// FileOffsetKey names the offset content. Default "__file_offset__"
+	// (which "__default__" also means).
 	FileOffsetKey string
 	// AllowingIncludedByMultiConfigs is accepted for compatibility.
 	AllowingIncludedByMultiConfigs bool
-	// Tags renames (or, with an empty value, removes) the default tags; keys
-	// are FilePathTagKey and FileInodeTagKey.
+	// Tags renames (or, with an empty value, removes; with "__default__",
+	// keeps) the default tags; keys are FilePathTagKey and FileInodeTagKey
+	// (LoongCollector's container tag keys are accepted too).
 	Tags map[string]string
-	// MaxLineKB bounds a line; a longer one is split and counted. Default 512.
-	// (wasmtail's own key.)
+	// MaxLineKB bounds a line, 1 to 65536; a longer one is split and counted.
+	// Default 512. (wasmtail's own key.)
 	MaxLineKB int
 }
 
 // Multiline is the `Multiline` section of input_file.
 type Multiline struct {
-	// Mode is "custom" (default) or "JSON".
-	Mode            string
-	StartPattern    string
+	// Mode is "custom" (default) or "JSON" ("json" in any case is read as
+	// "JSON").
+	Mode string
+	// StartPattern matches the first line of a record (Go regexp syntax).
+	// Custom mode takes StartPattern alone, StartPattern with
+	// ContinuePattern or with EndPattern, ContinuePattern with EndPattern,
+	// or EndPattern alone; no pattern means one line, one record.
+	StartPattern string
+	// ContinuePattern matches the lines that continue a record.
 	ContinuePattern string
-	EndPattern      string
+	// EndPattern matches the last line of a record.
+	EndPattern string
 	// UnmatchedContentTreatment is "single_line" (default) or "discard".
 	UnmatchedContentTreatment string
 }
@@ -94,14 +129,18 @@ func (m Multiline) Enabled() bool {
 // Flusher is one flusher entry. Exactly one of the typed fields is set, as
 // Type says.
 type Flusher struct {
-	Type      string
+	// Type is the `Type:` value: flusher_stdout, flusher_file or
+	// flusher_blackhole.
+	Type string
+	// Index is the position in `flushers`, from 0.
 	Index     int
 	Stdout    *FlusherStdout
 	File      *FlusherFile
 	Blackhole *FlusherBlackhole
 }
 
-// FlusherStdout is `flusher_stdout`.
+// FlusherStdout is `flusher_stdout`. LoongCollector's MaxSize, MaxRolls and
+// KeyValuePairs, and the routing key Match, are not supported yet.
 type FlusherStdout struct {
 	// OnlyStdout writes to standard output instead of FileName. Default false
 	// (as LoongCollector), but with no FileName it writes to stdout.
@@ -112,16 +151,20 @@ type FlusherStdout struct {
 	Tags bool
 }
 
-// FlusherFile is `flusher_file`.
+// FlusherFile is `flusher_file`. LoongCollector has only FilePath (and
+// rotates at 10 MiB, keeping 10 files); MaxFileSize, MaxFiles and Tags are
+// wasmtail's own keys.
 type FlusherFile struct {
-	// FilePath is the output file. Required.
+	// FilePath is the output file; a relative path is relative to the
+	// agent's working directory. Required.
 	FilePath string
 	// MaxFileSize rotates the file when it reaches this many bytes. Default
 	// 10 MiB; 0 turns rotation off.
 	MaxFileSize int64
-	// MaxFiles is how many rotated files to keep. Default 5.
+	// MaxFiles is how many rotated files to keep, 0 or more. Default 5.
 	MaxFiles int
-	// Tags adds each tag as `__tag__:<name>`. Default true.
+	// Tags adds each tag as `__tag__:<name>`. Default false, as
+	// flusher_stdout.
 	Tags bool
 }
 

@@ -1,0 +1,261 @@
+// Command wasmtail is the log collection agent.
+//
+//	wasmtail run [--config agent.yaml]          run the agent
+//	wasmtail process --pipeline FILE [INPUT…]   run a pipeline's processors over lines, print records
+//	wasmtail validate PATH…                     check pipeline configs (files or folders)
+//	wasmtail version
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/wasmtail/wasmtail/agent/internal/agent"
+	"github.com/wasmtail/wasmtail/agent/internal/batch"
+	"github.com/wasmtail/wasmtail/agent/internal/config"
+	"github.com/wasmtail/wasmtail/agent/internal/multiline"
+	"github.com/wasmtail/wasmtail/agent/internal/output"
+	"github.com/wasmtail/wasmtail/agent/internal/pipeline"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `wasmtail: a log collection agent with WebAssembly parsers.
+
+Usage:
+  wasmtail run [--config FILE]               run the agent (keys also from WASMTAIL_* variables)
+  wasmtail process --pipeline FILE [INPUT…]  run a pipeline's processors over lines from INPUT
+                                             files or stdin and print the records as JSON lines
+  wasmtail validate PATH…                    check pipeline config files or folders; exit 1 on errors
+  wasmtail version                           print the version
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stdout, stderr)
+	case "process":
+		return cmdProcess(args[1:], stdin, stdout, stderr)
+	case "validate":
+		return cmdValidate(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "wasmtail %s\n", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "wasmtail: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "agent config `file` (YAML); every key can also be set with WASMTAIL_<KEY>")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.LoadAgent(*cfgPath, os.Environ())
+	if err != nil {
+		fmt.Fprintf(stderr, "wasmtail: %v\n", err)
+		return 1
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	a := agent.New(cfg, log, stdout)
+	if err := a.Start(ctx); err != nil {
+		log.Error("agent not started", "err", err)
+		return 1
+	}
+	log.Info("wasmtail running", "version", version, "pipelines", cfg.Pipelines, "data", cfg.Data, "http", a.HTTPAddr())
+	<-ctx.Done()
+	stop()
+	log.Info("shutting down", "grace", cfg.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if err := a.Shutdown(sctx); err != nil {
+		log.Error("shutdown", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "wasmtail validate: give one or more pipeline config files or folders")
+		return 2
+	}
+	bad := 0
+	for _, p := range args {
+		fi, err := os.Stat(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "%v\n", err)
+			bad++
+			continue
+		}
+		if fi.IsDir() {
+			pls, errs := config.LoadPipelineDir(p, pipeline.KnownProcessor)
+			for _, err := range errs {
+				fmt.Fprintln(stderr, err)
+				bad++
+			}
+			for _, pl := range pls {
+				fmt.Fprintf(stdout, "ok %s\n", pl.File)
+			}
+			continue
+		}
+		pl, err := config.LoadPipeline(p, pipeline.KnownProcessor)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			bad++
+			continue
+		}
+		fmt.Fprintf(stdout, "ok %s\n", pl.File)
+	}
+	if bad > 0 {
+		return 1
+	}
+	return 0
+}
+
+// cmdProcess frames lines from the inputs as the pipeline's input would
+// (Multiline included), runs the processors and prints one JSON object per
+// record (DESIGN.md §3).
+func cmdProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("process", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	plPath := fs.String("pipeline", "", "pipeline config `file`")
+	tags := fs.Bool("tags", false, "print tags as __tag__:<name>")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *plPath == "" {
+		fmt.Fprintln(stderr, "wasmtail process: --pipeline FILE is required")
+		return 2
+	}
+	pl, err := config.LoadPipeline(*plPath, pipeline.KnownProcessor)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	procs, err := pipeline.BuildProcessors(pl, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	inputs := fs.Args()
+	if len(inputs) == 0 {
+		inputs = []string{"-"}
+	}
+	w := bufio.NewWriterSize(stdout, 256<<10)
+	defer w.Flush()
+	for _, in := range inputs {
+		var r io.Reader = stdin
+		path := "stdin"
+		if in != "-" {
+			f, err := os.Open(in)
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			defer f.Close()
+			r, path = f, in
+		}
+		if err := processStream(r, path, pl, procs, *tags, w); err != nil {
+			fmt.Fprintf(stderr, "wasmtail process: %s: %v\n", path, err)
+			return 1
+		}
+	}
+	return 0
+}
+
+func processStream(r io.Reader, path string, pl *config.Pipeline, procs []pipeline.Processor, tags bool, w *bufio.Writer) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	abs, _ := filepath.Abs(path)
+	src := &batch.Source{Pipeline: pl.Name, Path: abs, Tags: []batch.Tag{{Key: "__path__", Value: abs}}}
+	b := &batch.Batch{Source: src, Buf: data, End: int64(len(data))}
+	now := time.Now()
+	sec, nsec := now.Unix(), int32(now.Nanosecond())
+	if pl.Input.Multiline.Enabled() {
+		fr, err := multiline.New(pl.Input.Multiline)
+		if err != nil {
+			return err
+		}
+		var spans []multiline.Span
+		pos := 0
+		for pos < len(data) {
+			i := bytes.IndexByte(data[pos:], '\n')
+			next := pos + i + 1
+			end := pos + i
+			if i < 0 {
+				end, next = len(data), len(data)
+			}
+			spans = fr.Line(data[pos:end], int64(pos), int64(next), spans)
+			pos = next
+		}
+		spans = fr.Flush(spans)
+		for _, s := range spans {
+			if !s.Discard {
+				b.AddRecord(sec, nsec, data[s.Start:s.End])
+			}
+		}
+	} else {
+		for len(data) > 0 {
+			line := data
+			i := bytes.IndexByte(data, '\n')
+			if i >= 0 {
+				line, data = data[:i], data[i+1:]
+			} else {
+				data = nil
+			}
+			b.AddRecord(sec, nsec, line)
+		}
+	}
+	for _, p := range procs {
+		if err := p.Process(context.Background(), b); err != nil {
+			return err
+		}
+	}
+	var buf []byte
+	for i := range b.Records {
+		buf = output.AppendJSON(buf[:0], b, &b.Records[i], tags)
+		buf = append(buf, '\n')
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,229 @@
+// Package agent wires the long-running process: the checkpoint store, the
+// pipelines loaded from the pipeline folder, and the HTTP endpoints for
+// health and metrics.
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wasmtail/wasmtail/agent/internal/batch"
+	"github.com/wasmtail/wasmtail/agent/internal/checkpoint"
+	"github.com/wasmtail/wasmtail/agent/internal/config"
+	"github.com/wasmtail/wasmtail/agent/internal/metrics"
+	"github.com/wasmtail/wasmtail/agent/internal/pipeline"
+)
+
+// Agent is the running process.
+type Agent struct {
+	cfg     *config.Agent
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	store   *checkpoint.Store
+	stdout  io.Writer
+
+	mu        sync.Mutex
+	pipelines map[string]*pipeline.Pipeline
+	failed    map[string]string // pipeline -> why it is not running
+
+	httpSrv  *http.Server
+	httpLn   net.Listener
+	httpDone chan struct{}
+	ready    atomic.Bool
+}
+
+// New builds an agent from its config. Stdout is where flusher_stdout writes.
+func New(cfg *config.Agent, log *slog.Logger, stdout io.Writer) *Agent {
+	return &Agent{
+		cfg:       cfg,
+		log:       log,
+		metrics:   metrics.New(),
+		stdout:    stdout,
+		pipelines: map[string]*pipeline.Pipeline{},
+		failed:    map[string]string{},
+	}
+}
+
+// Tags returns the agent-wide tags every batch carries.
+func Tags(cfg *config.Agent) []batch.Tag {
+	tags := []batch.Tag{{Key: "__hostname__", Value: cfg.Hostname}}
+	if cfg.UserDefinedID != "" {
+		tags = append(tags, batch.Tag{Key: "__user_defined_id__", Value: cfg.UserDefinedID})
+	}
+	for _, t := range cfg.EnvTags {
+		tags = append(tags, batch.Tag{Key: t.Key, Value: t.Value})
+	}
+	return tags
+}
+
+// Start opens the checkpoints, starts the HTTP endpoints and every valid
+// pipeline. A pipeline that fails to load or start is logged and counted;
+// it never stops the others.
+func (a *Agent) Start(ctx context.Context) error {
+	store, err := checkpoint.Open(filepath.Join(a.cfg.Data, "checkpoints.json"), a.cfg.CheckpointInterval, a.log)
+	if err != nil {
+		return err
+	}
+	a.store = store
+	store.Start()
+	if a.cfg.HTTP != "" {
+		if err := a.startHTTP(); err != nil {
+			_ = store.Close()
+			return err
+		}
+	}
+	pls, errs := config.LoadPipelineDir(a.cfg.Pipelines, pipeline.KnownProcessor)
+	for _, err := range errs {
+		a.log.Error("pipeline config not loaded", "err", err)
+		name := pipelineNameFromErr(err)
+		a.metrics.PipelineErrors.WithLabelValues(name).Inc()
+		a.mu.Lock()
+		a.failed[name] = err.Error()
+		a.mu.Unlock()
+	}
+	if len(pls) == 0 && len(errs) == 0 {
+		a.log.Warn("no pipeline configs found", "dir", a.cfg.Pipelines)
+	}
+	tags := Tags(a.cfg)
+	for _, pc := range pls {
+		if !pc.Enable {
+			a.log.Info("pipeline disabled (enable: false)", "pipeline", pc.Name)
+			continue
+		}
+		p, err := pipeline.New(pc, pipeline.Settings{
+			Store:        store,
+			Metrics:      a.metrics,
+			Log:          a.log,
+			Tags:         tags,
+			ScanInterval: a.cfg.ScanInterval,
+			Stdout:       a.stdout,
+		})
+		if err == nil {
+			err = p.Start(ctx)
+			if err != nil {
+				_ = p.Shutdown(ctx)
+			}
+		}
+		if err != nil {
+			a.log.Error("pipeline not started", "pipeline", pc.Name, "err", err)
+			a.metrics.PipelineErrors.WithLabelValues(pc.Name).Inc()
+			a.mu.Lock()
+			a.failed[pc.Name] = err.Error()
+			a.mu.Unlock()
+			continue
+		}
+		a.mu.Lock()
+		a.pipelines[pc.Name] = p
+		a.mu.Unlock()
+		a.metrics.Pipelines.Inc()
+		a.log.Info("pipeline started", "pipeline", pc.Name, "file", pc.File)
+	}
+	a.ready.Store(true)
+	return nil
+}
+
+func pipelineNameFromErr(err error) string {
+	var pe *config.Error
+	if errors.As(err, &pe) {
+		base := filepath.Base(pe.File)
+		return base[:len(base)-len(filepath.Ext(base))]
+	}
+	return "unknown"
+}
+
+// Shutdown stops every pipeline (in parallel, each draining within ctx),
+// saves the checkpoints and stops the HTTP server.
+func (a *Agent) Shutdown(ctx context.Context) error {
+	a.ready.Store(false)
+	a.mu.Lock()
+	pls := make([]*pipeline.Pipeline, 0, len(a.pipelines))
+	for _, p := range a.pipelines {
+		pls = append(pls, p)
+	}
+	a.mu.Unlock()
+	errs := make([]error, len(pls))
+	var wg sync.WaitGroup
+	for i, p := range pls {
+		wg.Go(func() { errs[i] = p.Shutdown(ctx) })
+	}
+	wg.Wait()
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
+	}
+	if a.httpSrv != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		errs = append(errs, a.httpSrv.Shutdown(sctx))
+		cancel()
+		<-a.httpDone
+	}
+	return errors.Join(errs...)
+}
+
+// HTTPAddr is the address the HTTP server listens on ("" if none).
+func (a *Agent) HTTPAddr() string {
+	if a.httpLn == nil {
+		return ""
+	}
+	return a.httpLn.Addr().String()
+}
+
+func (a *Agent) startHTTP() error {
+	ln, err := net.Listen("tcp", a.cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("http %s: %w", a.cfg.HTTP, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/readyz", a.readyz)
+	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
+	a.httpLn = ln
+	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	a.httpDone = make(chan struct{})
+	go func() {
+		defer close(a.httpDone)
+		if err := a.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http server", "err", err)
+		}
+	}()
+	return nil
+}
+
+// readyz answers 200 once every pipeline that could start has started, with
+// a JSON body naming the running pipelines and those that failed (and why).
+func (a *Agent) readyz(w http.ResponseWriter, _ *http.Request) {
+	type status struct {
+		Ready   bool              `json:"ready"`
+		Running []string          `json:"running"`
+		Failed  map[string]string `json:"failed,omitempty"`
+	}
+	a.mu.Lock()
+	st := status{Ready: a.ready.Load(), Running: []string{}, Failed: map[string]string{}}
+	for name := range a.pipelines {
+		st.Running = append(st.Running, name)
+	}
+	for name, why := range a.failed {
+		st.Failed[name] = why
+	}
+	a.mu.Unlock()
+	sort.Strings(st.Running)
+	w.Header().Set("Content-Type", "application/json")
+	if !st.Ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_ = json.NewEncoder(w).Encode(st)
+}

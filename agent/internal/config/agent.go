@@ -1,0 +1,297 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+)
+
+// EnvPrefix starts the environment variables that override agent config
+// keys: WASMTAIL_<KEY>, the key in upper case (WASMTAIL_PIPELINES,
+// WASMTAIL_CHECKPOINT_INTERVAL).
+const EnvPrefix = "WASMTAIL_"
+
+// The Logtail sidecar variables the agent honours.
+const (
+	EnvUserID        = "ALIYUN_LOGTAIL_USER_ID"
+	EnvUserDefinedID = "ALIYUN_LOGTAIL_USER_DEFINED_ID"
+	EnvEnvTags       = "ALIYUN_LOG_ENV_TAGS"
+)
+
+// envReserved are WASMTAIL_ variables that are not agent config keys but are
+// not typos either: WASMTAIL_CONFIG names the agent config file itself.
+var envReserved = []string{EnvPrefix + "CONFIG"}
+
+// logLevels are the values of Agent.LogLevel.
+var logLevels = []string{"debug", "info", "warn", "error"}
+
+// Agent is the agent config: one YAML file whose every key an environment
+// variable WASMTAIL_<KEY> overrides. Precedence, lowest first: defaults, the
+// file, the Logtail variables (ALIYUN_LOGTAIL_USER_ID,
+// ALIYUN_LOGTAIL_USER_DEFINED_ID), WASMTAIL_ variables.
+type Agent struct {
+	// Pipelines is the folder of pipeline config files. Default
+	// /etc/wasmtail/pipelines.
+	Pipelines string `koanf:"pipelines"`
+	// Modules is the folder of Wasm modules. Default /etc/wasmtail/modules;
+	// empty means no modules folder.
+	Modules string `koanf:"modules"`
+	// Data is the folder for checkpoints and other state. Default
+	// /var/lib/wasmtail.
+	Data string `koanf:"data"`
+	// HTTP is the host:port that serves /healthz, /readyz and /metrics.
+	// Default 127.0.0.1:9870; empty disables the server.
+	HTTP string `koanf:"http"`
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string `koanf:"log_level"`
+	// Hostname is sent as the tag __hostname__. Default os.Hostname().
+	Hostname string `koanf:"hostname"`
+	// CheckpointInterval is how often checkpoints are saved, as a Go
+	// duration ("1s", "500ms"). Default 1s.
+	CheckpointInterval time.Duration `koanf:"checkpoint_interval"`
+	// ScanInterval is how often the file patterns are rescanned for files
+	// that inotify missed. Default 1s.
+	ScanInterval time.Duration `koanf:"scan_interval"`
+	// ShutdownGrace bounds the drain on SIGTERM. Default 25s, inside
+	// Kubernetes' 30s.
+	ShutdownGrace time.Duration `koanf:"shutdown_grace"`
+	// UserDefinedID is sent as the tag __user_defined_id__. Default empty;
+	// ALIYUN_LOGTAIL_USER_DEFINED_ID sets it.
+	UserDefinedID string `koanf:"user_defined_id"`
+	// UserID is the Alibaba Cloud account ID. Default empty;
+	// ALIYUN_LOGTAIL_USER_ID sets it.
+	UserID string `koanf:"user_id"`
+	// EnvTags come from ALIYUN_LOG_ENV_TAGS, a "|"-separated list of
+	// environment variable names: each gives a tag named after the variable
+	// with its value (empty when the variable is unset), in list order.
+	// There is no file key.
+	EnvTags []Tag `koanf:"-"`
+}
+
+// Tag is a key and a value added to every batch.
+type Tag struct {
+	Key   string
+	Value string
+}
+
+// defaultAgent is the agent config with every default set.
+func defaultAgent() *Agent {
+	host, _ := os.Hostname()
+	return &Agent{
+		Pipelines:          "/etc/wasmtail/pipelines",
+		Modules:            "/etc/wasmtail/modules",
+		Data:               "/var/lib/wasmtail",
+		HTTP:               "127.0.0.1:9870",
+		LogLevel:           "info",
+		Hostname:           host,
+		CheckpointInterval: time.Second,
+		ScanInterval:       time.Second,
+		ShutdownGrace:      25 * time.Second,
+	}
+}
+
+// agentKeys maps each koanf key of Agent to its field's type.
+func agentKeys() map[string]reflect.Type {
+	keys := map[string]reflect.Type{}
+	t := reflect.TypeFor[Agent]()
+	for i := range t.NumField() {
+		if k := t.Field(i).Tag.Get("koanf"); k != "" && k != "-" {
+			keys[k] = t.Field(i).Type
+		}
+	}
+	return keys
+}
+
+// LoadAgent builds the agent config from defaults, the YAML file at path
+// (none when path is empty) and environ, a list of KEY=value strings as
+// os.Environ returns, then validates it. The file decodes strictly: an
+// unknown key is an error naming the file and the key, and so is a
+// WASMTAIL_ variable that names no key.
+func LoadAgent(path string, environ []string) (*Agent, error) {
+	a := defaultAgent()
+	keys := agentKeys()
+	k := koanf.New(".")
+	source := "agent config"
+	if path != "" {
+		source = "agent config " + path
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return nil, fmt.Errorf("%s: %w", source, err)
+		}
+		var errs []error
+		for _, key := range sortedKeys(k.Raw()) {
+			if err := checkAgentValue(key, k.Raw()[key], keys); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", source, err))
+			}
+		}
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+	}
+
+	vars := map[string]string{}
+	for _, kv := range environ {
+		if name, val, ok := strings.Cut(kv, "="); ok {
+			vars[name] = val
+		}
+	}
+	// The Logtail variables rank below WASMTAIL_ ones, which load next.
+	for name, key := range map[string]string{EnvUserID: "user_id", EnvUserDefinedID: "user_defined_id"} {
+		if v, ok := vars[name]; ok {
+			if err := k.Set(key, v); err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", source, name, err)
+			}
+		}
+	}
+
+	var errs []error
+	var names []string
+	for key := range keys {
+		names = append(names, EnvPrefix+strings.ToUpper(key))
+	}
+	for _, name := range sortedKeys(vars) {
+		if !strings.HasPrefix(name, EnvPrefix) || slices.Contains(envReserved, name) {
+			continue
+		}
+		key := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))
+		if _, ok := keys[key]; !ok {
+			errs = append(errs, fmt.Errorf("environment: unknown variable %s%s", name, didYouMean(name, names)))
+			continue
+		}
+		if err := checkAgentValue(key, vars[name], keys); err != nil {
+			errs = append(errs, fmt.Errorf("environment: %s: %w", name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	envProvider := env.Provider(".", env.Opt{
+		Prefix:      EnvPrefix,
+		EnvironFunc: func() []string { return environ },
+		TransformFunc: func(name, val string) (string, any) {
+			key := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))
+			if _, ok := keys[key]; !ok {
+				return "", nil // WASMTAIL_CONFIG
+			}
+			return key, val
+		},
+	})
+	if err := k.Load(envProvider, nil); err != nil {
+		return nil, fmt.Errorf("%s: environment: %w", source, err)
+	}
+
+	err := k.UnmarshalWithConf("", a, koanf.UnmarshalConf{
+		Tag: "koanf",
+		DecoderConfig: &mapstructure.DecoderConfig{
+			DecodeHook:       mapstructure.StringToTimeDurationHookFunc(),
+			ErrorUnused:      true,
+			WeaklyTypedInput: true, // numbers to strings, checked above
+			Result:           a,
+			TagName:          "koanf",
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	a.LogLevel = strings.ToLower(a.LogLevel)
+	a.EnvTags = envTags(vars)
+	if err := a.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	return a, nil
+}
+
+// checkAgentValue checks that val suits key, naming the key on error.
+func checkAgentValue(key string, val any, keys map[string]reflect.Type) error {
+	typ, ok := keys[key]
+	if !ok {
+		var names []string
+		for k := range keys {
+			names = append(names, k)
+		}
+		return unknownKey("", key, names)
+	}
+	if typ == reflect.TypeFor[time.Duration]() {
+		s, ok := val.(string)
+		if !ok {
+			return keyErrorf(key, "want a duration such as \"1s\", got %s", describe(val))
+		}
+		if _, err := time.ParseDuration(s); err != nil {
+			return keyErrorf(key, "want a duration such as \"1s\", got %q", s)
+		}
+		return nil
+	}
+	switch val.(type) {
+	case string, int, int64, uint64: // a numeric ID is read as its digits
+		return nil
+	}
+	return keyErrorf(key, "want a string, got %s", describe(val))
+}
+
+// envTags reads ALIYUN_LOG_ENV_TAGS from vars.
+func envTags(vars map[string]string) []Tag {
+	var tags []Tag
+	for _, name := range strings.Split(vars[EnvEnvTags], "|") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		tags = append(tags, Tag{Key: name, Value: vars[name]})
+	}
+	return tags
+}
+
+// Validate checks the agent config; each error names its key.
+func (a *Agent) Validate() error {
+	var errs []error
+	for _, d := range []struct {
+		key string
+		val time.Duration
+	}{
+		{"checkpoint_interval", a.CheckpointInterval},
+		{"scan_interval", a.ScanInterval},
+		{"shutdown_grace", a.ShutdownGrace},
+	} {
+		if d.val <= 0 {
+			errs = append(errs, keyErrorf(d.key, "must be greater than 0, got %s", d.val))
+		}
+	}
+	if !slices.Contains(logLevels, a.LogLevel) {
+		errs = append(errs, keyErrorf("log_level", "want one of %s, got %q", strings.Join(logLevels, ", "), a.LogLevel))
+	}
+	if a.HTTP != "" {
+		if err := checkHostPort(a.HTTP); err != nil {
+			errs = append(errs, keyErrorf("http", "%s", err))
+		}
+	}
+	if a.Pipelines == "" {
+		errs = append(errs, keyErrorf("pipelines", "must not be empty"))
+	}
+	if a.Data == "" {
+		errs = append(errs, keyErrorf("data", "must not be empty"))
+	}
+	return errors.Join(errs...)
+}
+
+// checkHostPort checks a listen address such as 127.0.0.1:9870 or :9870.
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port, got %q: %v", addr, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("want host:port with a port number from 0 to 65535, got %q", addr)
+	}
+	return nil
+}

@@ -1,0 +1,84 @@
+// Package metrics defines the agent's Prometheus metrics. Every name starts
+// with wasmtail_ and every series carries the pipeline it belongs to.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds the agent's collectors, registered on Registry.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	InputBytes      *prometheus.CounterVec // pipeline
+	InputEvents     *prometheus.CounterVec // pipeline
+	InputLinesSplit *prometheus.CounterVec // pipeline
+	InputErrors     *prometheus.CounterVec // pipeline, reason
+	InputFiles      *prometheus.GaugeVec   // pipeline
+	InputBlocked    *prometheus.CounterVec // pipeline: seconds readers waited for room
+	QueueBytes      *prometheus.GaugeVec   // pipeline
+	FlusherEvents   *prometheus.CounterVec // pipeline, flusher, result
+	FlusherErrors   *prometheus.CounterVec // pipeline, flusher
+	ProcessorErrors *prometheus.CounterVec // pipeline, processor
+	WasmReloads     *prometheus.CounterVec // module, result
+	WasmTraps       *prometheus.CounterVec // pipeline, module
+	PipelineErrors  *prometheus.CounterVec // pipeline: config files that failed to load
+	Pipelines       prometheus.Gauge
+}
+
+// New creates and registers the agent's metrics, plus the Go runtime and
+// process collectors.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: r,
+		InputBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wasmtail_input_bytes_total", Help: "Bytes read from input files.",
+		}, []string{"pipeline"}),
+		InputEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wasmtail_input_events_total", Help: "Records produced by inputs.",
+		}, []string{"pipeline"}),
+		InputLinesSplit: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wasmtail_input_lines_split_total", Help: "Lines longer than the bound, split into several records.",
+		}, []string{"pipeline"}),
+		InputErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wasmtail_input_errors_total", Help: "Input problems by reason (unreadable, not_regular, read, truncated).",
+		}, []string{"pipeline", "reason"}),
+		InputFiles: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "wasmtail_input_files", Help: "Files open for reading.",
+		}, []string{"pipeline"}),
+		InputBlocked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wasmtail_input_blocked_seconds_total", Help: "Time readers waited because the pipeline queue was full.",
+		}, []string{"pipeline"}),
+		QueueBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "wasmtail_queue_bytes", Help: "Bytes read and not yet acknowledged by every flusher.",
+		}, []string{"pipeline"}),
+		FlusherEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wasmtail_flusher_events_total", Help: "Records handed to flushers, by result (ok, error).",
+		}, []string{"pipeline", "flusher", "result"}),
+		FlusherErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wasmtail_flusher_errors_total", Help: "Failed flusher calls (each is retried).",
+		}, []string{"pipeline", "flusher"}),
+		ProcessorErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wasmtail_processor_errors_total", Help: "Processor failures.",
+		}, []string{"pipeline", "processor"}),
+		WasmReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wasmtail_wasm_reloads_total", Help: "Wasm module reloads by result.",
+		}, []string{"module", "result"}),
+		WasmTraps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wasmtail_wasm_traps_total", Help: "Wasm traps, timeouts and out-of-memory.",
+		}, []string{"pipeline", "module"}),
+		PipelineErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wasmtail_pipeline_config_errors_total", Help: "Pipeline config files that failed to load.",
+		}, []string{"pipeline"}),
+		Pipelines: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "wasmtail_pipelines", Help: "Pipelines running.",
+		}),
+	}
+	r.MustRegister(m.InputBytes, m.InputEvents, m.InputLinesSplit, m.InputErrors, m.InputFiles,
+		m.InputBlocked, m.QueueBytes, m.FlusherEvents, m.FlusherErrors, m.ProcessorErrors,
+		m.WasmReloads, m.WasmTraps, m.PipelineErrors, m.Pipelines,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

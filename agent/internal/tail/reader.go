@@ -1,0 +1,513 @@
+package tail
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wasmtail/wasmtail/agent/internal/batch"
+	"github.com/wasmtail/wasmtail/agent/internal/checkpoint"
+	"github.com/wasmtail/wasmtail/agent/internal/multiline"
+)
+
+// fileID identifies an open file on this machine.
+type fileID struct{ dev, ino uint64 }
+
+// reader follows one file (one inode). It owns one goroutine that reads
+// chunks with pread, frames records, and pushes batches to the pipeline. The
+// checkpoint of the file moves only as batches are acknowledged, in order.
+type reader struct {
+	m  *Manager
+	id fileID
+	f  *os.File
+
+	path   atomic.Pointer[string]
+	source atomic.Pointer[batch.Source]
+	// released is set by the manager when no matching path leads to the
+	// file any more (it was rotated away or deleted): the reader reads it to
+	// its end, waits until it stays quiet, then closes it.
+	released atomic.Bool
+	wakeC    chan struct{}
+
+	// Owned by the reader goroutine.
+	prefix   []byte // the file's first bytes, up to checkpoint.SigMax
+	carry    []byte // bytes read but not yet part of a delivered record
+	carryOff int64  // file offset of carry[0]
+	readOff  int64  // next offset to read
+	fedOff   int64  // lines before this offset were fed to the framer
+	lastData time.Time
+	framer   *multiline.Framer
+	spans    []multiline.Span
+	// warnedLong limits the long-line warning to once per file.
+	warnedLong bool
+
+	// Ack tracking, shared with pipeline workers.
+	ackMu     sync.Mutex
+	inflight  []*flight
+	committed int64
+	// epoch changes when the file is truncated: acknowledgements of batches
+	// of the old content no longer move the checkpoint of the new content.
+	epoch  int
+	idle   chan struct{} // closed and replaced when inflight drains
+	closed bool
+	// sigLen and sigHash describe prefix for the checkpoint.
+	sigLen  int
+	sigHash uint64
+	// headSnap is a copy of prefix for the manager's copy detection.
+	headSnap []byte
+}
+
+type flight struct {
+	end   int64
+	epoch int
+	done  bool
+}
+
+func (r *reader) wake() {
+	select {
+	case r.wakeC <- struct{}{}:
+	default:
+	}
+}
+
+func (r *reader) curPath() string { return *r.path.Load() }
+
+// run is the reader goroutine. It returns when ctx is done (shutdown: what
+// was not acknowledged is read again after a restart) or when a released file
+// was read to its end and stayed quiet.
+func (r *reader) run(ctx context.Context) {
+	defer r.m.readerDone(r)
+	defer r.f.Close()
+	poll := minPoll
+	timer := time.NewTimer(poll)
+	defer timer.Stop()
+	for {
+		n, err := r.readOnce(ctx, false)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			r.m.opts.Log.Warn("read file", "pipeline", r.m.opts.Pipeline, "file", r.curPath(), "err", err)
+			r.m.met.errors("read")
+		}
+		if n > 0 {
+			poll = minPoll
+			continue
+		}
+		// At the end of the file.
+		if r.checkTruncated(ctx) {
+			poll = minPoll
+			continue
+		}
+		if len(r.carry) > 0 && time.Since(r.lastData) >= r.m.flushTimeout {
+			// A partial line or record stayed incomplete for FlushTimeoutSecs.
+			r.readOnce(ctx, true)
+			continue
+		}
+		if r.released.Load() && time.Since(r.lastData) >= r.m.opts.ReleaseQuiet {
+			r.finish(ctx)
+			return
+		}
+		timer.Reset(poll)
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wakeC:
+			poll = minPoll
+		case <-timer.C:
+			if poll < maxPoll {
+				poll *= 2
+			}
+		}
+	}
+}
+
+const (
+	minPoll = 20 * time.Millisecond
+	maxPoll = 640 * time.Millisecond
+)
+
+// finish hands on what is left of a released file, waits until every batch
+// of it was acknowledged, then forgets its checkpoint.
+func (r *reader) finish(ctx context.Context) {
+	if len(r.carry) > 0 {
+		r.readOnce(ctx, true)
+	}
+	for {
+		r.ackMu.Lock()
+		idle := r.idle
+		n := len(r.inflight)
+		if n == 0 {
+			r.closed = true
+		}
+		r.ackMu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return
+		}
+	}
+	r.m.opts.Store.Delete(r.m.opts.Pipeline, r.id.dev, r.id.ino)
+	r.m.opts.Log.Info("file done", "pipeline", r.m.opts.Pipeline, "file", r.curPath(), "offset", r.committedOffset())
+}
+
+func (r *reader) committedOffset() int64 {
+	r.ackMu.Lock()
+	defer r.ackMu.Unlock()
+	return r.committed
+}
+
+// readOnce reads one chunk after the carried bytes, frames it and pushes a
+// batch. With final, it reads nothing and flushes the carried bytes as
+// records (flush timeout or end of a released file).
+func (r *reader) readOnce(ctx context.Context, final bool) (int, error) {
+	m := r.m
+	b := m.opts.Pool.Get()
+	need := len(r.carry) + m.opts.ReadSize
+	if cap(b.Buf) < need {
+		b.Buf = make([]byte, 0, need)
+	}
+	b.Buf = append(b.Buf[:0], r.carry...)
+	n := 0
+	var err error
+	if !final {
+		n, err = r.f.ReadAt(b.Buf[len(r.carry):need], r.readOff)
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+		if n == 0 {
+			m.opts.Pool.Put(b)
+			return 0, err
+		}
+		if !r.checkSignature() {
+			// The file was truncated or replaced under us: what we just
+			// read may belong to the new content; start over from 0.
+			m.opts.Pool.Put(b)
+			r.truncated(ctx, "content replaced")
+			return 1, nil
+		}
+		r.lastData = time.Now()
+	}
+	b.Buf = b.Buf[:len(r.carry)+n]
+	b.Begin = r.carryOff
+	consumed := r.frame(b, final)
+	r.readOff += int64(n)
+	m.met.inBytes.Add(float64(n))
+
+	// Keep the bytes after the last delivered record for the next chunk.
+	r.carry = append(r.carry[:0], b.Buf[consumed:]...)
+	r.fedOff = max(r.fedOff, r.carryOff) // fedOff never precedes carryOff
+	b.Buf = b.Buf[:consumed]
+	b.End = r.carryOff + int64(consumed)
+	r.carryOff = b.End
+	if b.End == b.Begin {
+		m.opts.Pool.Put(b)
+		return n, err
+	}
+	m.met.inEvents.Add(float64(len(b.Records)))
+	b.Source = r.source.Load()
+	f := r.track(b.End)
+	b.SetAck(func(err error) { r.ack(f, err) })
+	if perr := m.opts.Sink.Push(ctx, b); perr != nil {
+		// Shutdown while waiting for room: the batch was not taken and the
+		// checkpoint stays before it, so it is read again after a restart.
+		b.Ack(perr)
+		m.opts.Pool.Put(b)
+		return n, nil
+	}
+	return n, err
+}
+
+// frame turns b.Buf into records and returns how many leading bytes of it
+// are consumed (delivered or discarded on purpose).
+func (r *reader) frame(b *batch.Batch, final bool) int {
+	if r.framer != nil {
+		return r.frameMulti(b, final)
+	}
+	m := r.m
+	buf := b.Buf
+	sec, nsec := now()
+	maxLine := m.maxLine
+	pos := 0
+	for pos < len(buf) {
+		i := bytes.IndexByte(buf[pos:], '\n')
+		if i < 0 {
+			break
+		}
+		if i > maxLine {
+			r.emitSplit(b, sec, nsec, pos, pos+i)
+		} else {
+			r.emit(b, sec, nsec, pos, pos+i)
+		}
+		b.Lines++
+		pos += i + 1
+	}
+	rest := len(buf) - pos
+	if rest >= maxLine || (final && rest > 0) {
+		// A line longer than the bound without its newline yet, or a partial
+		// line flushed after the timeout.
+		end := len(buf)
+		if !final {
+			end = pos + (rest/maxLine)*maxLine
+		}
+		r.emitSplit(b, sec, nsec, pos, end)
+		pos = end
+	}
+	return pos
+}
+
+// emit adds buf[start:end] as a record.
+func (r *reader) emit(b *batch.Batch, sec int64, nsec int32, start, end int) {
+	b.AddRecord(sec, nsec, b.Buf[start:end])
+	if r.m.positionMeta {
+		n := len(b.Extra)
+		b.Extra = strconv.AppendInt(b.Extra, b.Begin+int64(start), 10)
+		b.AppendToLast(batch.Field{Key: r.m.offsetKey, Value: b.Extra[n:len(b.Extra):len(b.Extra)]})
+	}
+}
+
+// emitSplit adds buf[start:end] as records of at most maxLine bytes, cut on
+// UTF-8 boundaries where possible, and counts the split.
+func (r *reader) emitSplit(b *batch.Batch, sec int64, nsec int32, start, end int) {
+	maxLine := r.m.maxLine
+	if end-start > maxLine {
+		r.m.met.truncated.Inc()
+		if !r.warnedLong {
+			r.warnedLong = true
+			r.m.opts.Log.Warn("line longer than the bound, split into several records",
+				"pipeline", r.m.opts.Pipeline, "file", r.curPath(), "offset", b.Begin+int64(start), "max_line_bytes", maxLine)
+		}
+	}
+	for start < end {
+		cut := min(start+maxLine, end)
+		if cut < end {
+			// Do not cut a UTF-8 sequence in two if a boundary is near.
+			for k := 0; k < utf8.UTFMax && cut-k > start; k++ {
+				if utf8.RuneStart(b.Buf[cut-k]) {
+					if k > 0 {
+						cut -= k
+					}
+					break
+				}
+			}
+		}
+		r.emit(b, sec, nsec, start, cut)
+		start = cut
+	}
+}
+
+// frameMulti feeds the complete lines not yet fed to the framer and turns
+// finished spans into records.
+func (r *reader) frameMulti(b *batch.Batch, final bool) int {
+	m := r.m
+	buf := b.Buf
+	base := b.Begin
+	sec, nsec := now()
+	spans := r.spans[:0]
+	pos := int(r.fedOff - base)
+	if pos < 0 {
+		pos = 0
+	}
+	for pos < len(buf) {
+		i := bytes.IndexByte(buf[pos:], '\n')
+		if i < 0 {
+			break
+		}
+		line := buf[pos : pos+i]
+		if i > m.maxLine {
+			// Keep the framer bounded: a giant line ends the pending record.
+			spans = r.framer.Flush(spans)
+			spans = r.framer.Line(line[:0], base+int64(pos), base+int64(pos), spans)
+		}
+		spans = r.framer.Line(line, base+int64(pos), base+int64(pos+i+1), spans)
+		b.Lines++
+		pos += i + 1
+	}
+	r.fedOff = base + int64(pos)
+	rest := len(buf) - pos
+	if final && rest > 0 {
+		spans = r.framer.Line(buf[pos:], base+int64(pos), base+int64(len(buf)), spans)
+		pos = len(buf)
+		r.fedOff = base + int64(pos)
+	}
+	if ps, ok := r.framer.Pending(); ok && (final || int(base+int64(len(buf))-ps) >= m.maxLine) {
+		spans = r.framer.Flush(spans)
+	}
+	consumed := 0
+	for _, s := range spans {
+		if !s.Discard {
+			start, end := int(s.Start-base), int(s.End-base)
+			if end-start > m.maxLine {
+				r.emitSplit(b, sec, nsec, start, end)
+			} else {
+				r.emit(b, sec, nsec, start, end)
+			}
+		}
+		consumed = int(s.Next - base)
+	}
+	r.spans = spans[:0]
+	if _, ok := r.framer.Pending(); !ok && rest >= m.maxLine && !final {
+		// No record pending and a partial line beyond the bound: split it.
+		end := pos + (rest/m.maxLine)*m.maxLine
+		if consumed == pos || consumed == int(r.fedOff-base) {
+			r.emitSplit(b, sec, nsec, pos, end)
+			consumed = end
+			r.fedOff = base + int64(end)
+		}
+	}
+	return consumed
+}
+
+func now() (int64, int32) {
+	t := time.Now()
+	return t.Unix(), int32(t.Nanosecond())
+}
+
+// track registers a batch ending at end as in flight.
+func (r *reader) track(end int64) *flight {
+	r.ackMu.Lock()
+	f := &flight{end: end, epoch: r.epoch}
+	r.inflight = append(r.inflight, f)
+	r.ackMu.Unlock()
+	return f
+}
+
+// ack is called by a pipeline worker when a batch was delivered (err ==
+// nil) or abandoned. The checkpoint moves to the end of the longest prefix of
+// delivered batches.
+func (r *reader) ack(f *flight, err error) {
+	r.ackMu.Lock()
+	defer r.ackMu.Unlock()
+	if err != nil {
+		// Abandoned on shutdown: everything from here on is read again.
+		return
+	}
+	f.done = true
+	moved := false
+	for len(r.inflight) > 0 && r.inflight[0].done {
+		if r.inflight[0].epoch == r.epoch {
+			r.committed = r.inflight[0].end
+		}
+		r.inflight[0] = nil
+		r.inflight = r.inflight[1:]
+		moved = true
+	}
+	if len(r.inflight) == 0 {
+		close(r.idle)
+		r.idle = make(chan struct{})
+	}
+	if moved && !r.closed {
+		r.saveLocked()
+	}
+}
+
+func (r *reader) saveLocked() {
+	r.m.opts.Store.Set(r.m.opts.Pipeline, checkpoint.Entry{
+		Path:    r.curPath(),
+		Dev:     r.id.dev,
+		Ino:     r.id.ino,
+		SigLen:  r.sigLen,
+		SigHash: r.sigHash,
+		Offset:  r.committed,
+		Updated: time.Now().Unix(),
+	})
+}
+
+// checkSignature re-reads the file's first bytes and reports whether they
+// still start with the bytes seen before (the file was neither truncated nor
+// replaced). It grows the signature while the file is shorter than SigMax.
+func (r *reader) checkSignature() bool {
+	var head [checkpoint.SigMax]byte
+	n, _ := r.f.ReadAt(head[:], 0)
+	if n < len(r.prefix) || !bytes.Equal(head[:len(r.prefix)], r.prefix) {
+		return false
+	}
+	if n > len(r.prefix) {
+		r.prefix = append(r.prefix[:0], head[:n]...)
+		r.ackMu.Lock()
+		r.sigLen, r.sigHash = n, hashBytes(r.prefix)
+		r.headSnap = append([]byte(nil), r.prefix...)
+		r.ackMu.Unlock()
+	}
+	return true
+}
+
+// checkTruncated looks at the file's size at the end of the file: smaller
+// than what was read means truncated (copytruncate, or `> file`).
+func (r *reader) checkTruncated(ctx context.Context) bool {
+	fi, err := r.f.Stat()
+	if err != nil {
+		return false
+	}
+	if fi.Size() < r.readOff {
+		r.truncated(ctx, "file shrank")
+		return true
+	}
+	if fi.Size() > r.readOff {
+		// Grown since the read hit EOF: nothing to do, the next read sees it.
+		return false
+	}
+	if !r.checkSignature() {
+		r.truncated(ctx, "content replaced")
+		return true
+	}
+	return false
+}
+
+// truncated restarts the file from 0. The bytes of the old content that
+// were not read yet may live on in a copy (copytruncate): the manager looks
+// for it and reads it from where this reader stopped.
+func (r *reader) truncated(ctx context.Context, why string) {
+	m := r.m
+	oldPrefix := append([]byte(nil), r.prefix...)
+	oldOff := r.carryOff
+	m.opts.Log.Info("file truncated, reading it again from the start", "pipeline", m.opts.Pipeline,
+		"file", r.curPath(), "reason", why, "offset", oldOff)
+	m.met.errors("truncated")
+	m.claimCopy(ctx, filepath.Dir(r.curPath()), oldPrefix, oldOff, r.id)
+	r.carry = r.carry[:0]
+	r.carryOff, r.readOff, r.fedOff = 0, 0, 0
+	if r.framer != nil {
+		r.framer.Reset()
+	}
+	r.prefix = r.prefix[:0]
+	r.ackMu.Lock()
+	r.sigLen, r.sigHash, r.headSnap = 0, hashBytes(nil), nil
+	r.ackMu.Unlock()
+	r.checkSignature()
+	// Batches in flight from the old content still ack in order; the
+	// checkpoint then points into the old content until a new batch lands,
+	// which the signature check on restart resolves (a new file from 0).
+	r.ackMu.Lock()
+	r.epoch++
+	r.committed = 0
+	r.saveLocked()
+	r.ackMu.Unlock()
+}
+
+func hashBytes(b []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64()
+}
+
+func statID(fi os.FileInfo) (fileID, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, false
+	}
+	return fileID{uint64(st.Dev), uint64(st.Ino)}, true
+}
