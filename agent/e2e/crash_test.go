@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -146,7 +147,9 @@ flushers:
 	t.Logf("writers done after %v", time.Since(start).Round(time.Millisecond))
 
 	// Everything must arrive.
-	waitFor(t, 60*time.Second, "every line in the output", func() bool { return countLines(outFile) >= total })
+	if !poll(60*time.Second, func() bool { return countLines(outFile) >= total }) {
+		t.Errorf("not every line arrived within 60s; agent log:\n%s", agent.stderr.String())
+	}
 	time.Sleep(500 * time.Millisecond) // let anything stray show up
 	mu.Lock()
 	code := agent.stop(t)
@@ -158,9 +161,8 @@ flushers:
 	for _, c := range readOutput(t, outFile) {
 		m := lineRE.FindStringSubmatch(c)
 		require.NotNil(t, m, "foreign, partial or merged line in the output: %.120q", c)
-		var n int
-		fmt.Sscan(m[2], &n)
-		require.Len(t, c, len(fmt.Sprintf("%s %06d %s", m[1], n, pad[:n%len(pad)])), "mangled line %q", c)
+		n, _ := strconv.Atoi(m[2])
+		require.Equal(t, fmt.Sprintf("%s %06d %s", m[1], n, pad[:n%len(pad)]), c, "mangled line")
 		seen[m[1]][n]++
 	}
 	dups, runs := 0, 0

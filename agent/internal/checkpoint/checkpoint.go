@@ -2,8 +2,9 @@
 // safe: every byte before Offset was acknowledged by every flusher.
 //
 // The store has one owner goroutine that writes the state to disk atomically
-// (temporary file, fsync, rename) whenever it changed, at most once per
-// interval, and once more when the store is closed. A file is identified by
+// (temporary file, fsync, rename) soon after it changes, at most once per
+// interval, and once more when the store is closed. Writing soon after each
+// acknowledgement keeps what a crash sends twice close to what was in flight. A file is identified by
 // its device and inode plus a hash of its first bytes (up to 1 KiB), so that
 // an inode reused by a different file is not mistaken for the old one.
 package checkpoint
@@ -65,6 +66,7 @@ type Store struct {
 	dirty     bool
 	saves     int
 
+	changed chan struct{} // signalled when the state became dirty
 	quit    chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -83,6 +85,7 @@ func Open(path string, interval time.Duration, log *slog.Logger) (*Store, error)
 		log:       log,
 		pipelines: map[string]int64{},
 		entries:   map[Key]*Entry{},
+		changed:   make(chan struct{}, 1),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -119,14 +122,18 @@ func (s *Store) Start() {
 
 func (s *Store) run() {
 	defer close(s.done)
-	t := time.NewTicker(s.interval)
-	defer t.Stop()
 	for {
 		select {
-		case <-t.C:
-			if err := s.Save(); err != nil {
-				s.log.Error("save checkpoints", "file", s.path, "err", err)
-			}
+		case <-s.changed:
+		case <-s.quit:
+			return
+		}
+		if err := s.Save(); err != nil {
+			s.log.Error("save checkpoints", "file", s.path, "err", err)
+		}
+		// Coalesce the changes of the next interval into one write.
+		select {
+		case <-time.After(s.interval):
 		case <-s.quit:
 			return
 		}
@@ -158,7 +165,7 @@ func (s *Store) Register(pipeline string) {
 	defer s.mu.Unlock()
 	if _, ok := s.pipelines[pipeline]; !ok {
 		s.pipelines[pipeline] = time.Now().Unix()
-		s.dirty = true
+		s.markDirty()
 	}
 }
 
@@ -186,7 +193,16 @@ func (s *Store) Set(pipeline string, e Entry) {
 	}
 	cp := e
 	s.entries[k] = &cp
+	s.markDirty()
+}
+
+// markDirty must be called with mu held.
+func (s *Store) markDirty() {
 	s.dirty = true
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
 }
 
 // Delete forgets a file of a pipeline.
@@ -196,7 +212,7 @@ func (s *Store) Delete(pipeline string, dev, ino uint64) {
 	k := Key{pipeline, dev, ino}
 	if _, ok := s.entries[k]; ok {
 		delete(s.entries, k)
-		s.dirty = true
+		s.markDirty()
 	}
 }
 

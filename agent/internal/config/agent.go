@@ -58,8 +58,10 @@ type Agent struct {
 	LogLevel string `koanf:"log_level"`
 	// Hostname is sent as the tag __hostname__. Default os.Hostname().
 	Hostname string `koanf:"hostname"`
-	// CheckpointInterval is how often checkpoints are saved, as a Go
-	// duration ("1s", "500ms"). Default 1s.
+	// CheckpointInterval is the longest a saved checkpoint lags behind the
+	// acknowledged data, as a Go duration ("1s", "500ms"): checkpoints are
+	// written soon after they move, at most once per interval. It bounds what
+	// a crash sends twice. Default 200ms.
 	CheckpointInterval time.Duration `koanf:"checkpoint_interval"`
 	// ScanInterval is how often the file patterns are rescanned for files
 	// that inotify missed. Default 1s.
@@ -96,7 +98,7 @@ func defaultAgent() *Agent {
 		HTTP:               "127.0.0.1:9870",
 		LogLevel:           "info",
 		Hostname:           host,
-		CheckpointInterval: time.Second,
+		CheckpointInterval: 200 * time.Millisecond,
 		ScanInterval:       time.Second,
 		ShutdownGrace:      25 * time.Second,
 	}
@@ -207,9 +209,23 @@ func LoadAgent(path string, environ []string) (*Agent, error) {
 	a.LogLevel = strings.ToLower(a.LogLevel)
 	a.EnvTags = envTags(vars)
 	if err := a.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", source, err)
+		return nil, prefixEach(source, err)
 	}
 	return a, nil
+}
+
+// prefixEach puts prefix in front of each of the errors err joins, so that
+// every line of the message names the source.
+func prefixEach(prefix string, err error) error {
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return fmt.Errorf("%s: %w", prefix, err)
+	}
+	var errs []error
+	for _, e := range joined.Unwrap() {
+		errs = append(errs, fmt.Errorf("%s: %w", prefix, e))
+	}
+	return errors.Join(errs...)
 }
 
 // checkAgentValue checks that val suits key, naming the key on error.
@@ -288,7 +304,11 @@ func (a *Agent) Validate() error {
 func checkHostPort(addr string) error {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("want host:port, got %q: %v", addr, err)
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			return fmt.Errorf("want host:port, got %q (%s)", addr, ae.Err)
+		}
+		return fmt.Errorf("want host:port, got %q", addr)
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return fmt.Errorf("want host:port with a port number from 0 to 65535, got %q", addr)

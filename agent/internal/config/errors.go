@@ -103,7 +103,7 @@ func closest(s string, candidates []string) string {
 	}
 	// Two edits catch most typos; long names tolerate a little more.
 	limit := 2
-	if len(s) >= 12 {
+	if len(s) >= 10 {
 		limit = 3
 	}
 	if bestDist < 0 || bestDist > limit || bestDist >= len(s) {

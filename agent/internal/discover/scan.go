@@ -234,11 +234,14 @@ func (w *walker) search(p *pattern, dir string, fi fs.FileInfo, depth int) {
 		defer delete(w.onStack, id)
 	}
 	w.dirs[dir] = struct{}{}
+	descend := p.recursive && depth < w.m.maxDepth
+	if !w.collect && !descend {
+		return // Dirs needs no listing here
+	}
 	ents, err := os.ReadDir(dir)
 	if err != nil && !notExist(err) {
 		w.report(err)
 	}
-	descend := p.recursive && depth < w.m.maxDepth
 	for _, e := range ents {
 		name, t := e.Name(), e.Type()
 		isLink := t&fs.ModeSymlink != 0
@@ -275,7 +278,7 @@ func (w *walker) search(p *pattern, dir string, fi fs.FileInfo, depth int) {
 		if !want || !cfi.Mode().IsRegular() {
 			continue
 		}
-		if err := readable(path); err != nil {
+		if err := readable(path, cfi); err != nil {
 			w.report(err)
 			continue
 		}

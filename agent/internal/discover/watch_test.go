@@ -158,14 +158,18 @@ func TestWatcherBaseCreatedLater(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := newRoot(t)
-			m, _, ch := startWatcher(t, Options{Patterns: rooted(root, []string{tt.pattern}), MaxDirSearchDepth: 1})
+			m, w, ch := startWatcher(t, Options{Patterns: rooted(root, []string{tt.pattern}), MaxDirSearchDepth: 1})
 
 			require.NoError(t, os.MkdirAll(filepath.Join(root, tt.mkdir), 0o755))
 			p := filepath.Join(root, tt.file)
 			writeFile(t, p)
 			require.True(t, waitFound(t, m, ch, p), "%s never reported", p)
 
-			// From now on the base itself is watched: a strict Create.
+			// Once the new directory is watched, a file in it gets a
+			// Create event of its own.
+			require.Eventually(t, func() bool {
+				return slices.Contains(w.fsw.WatchList(), filepath.Dir(p))
+			}, time.Second, 5*time.Millisecond, "%s never watched", filepath.Dir(p))
 			p2 := filepath.Join(filepath.Dir(p), "b.log")
 			writeFile(t, p2)
 			require.True(t, waitFor(t, ch, time.Second, func(ev event) bool { return ev == event{p2, Create} }), "no create event for %s", p2)

@@ -475,6 +475,9 @@ func splitLines(log string) (ls [][]byte, starts, nexts []int64) {
 }
 
 func TestZeroAllocsPerLine(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful with -race")
+	}
 	for _, bc := range benchConfigs {
 		t.Run(bc.name, func(t *testing.T) {
 			f, err := New(bc.cfg)

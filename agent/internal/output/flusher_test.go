@@ -185,3 +185,20 @@ func TestStdoutShutdownFlushes(t *testing.T) {
 	require.NoError(t, f.Shutdown(ctx))
 	assert.Equal(t, `{"content":"x","__time__":"5"}`+"\n", out.String())
 }
+
+// TestFileNonRegular checks that a device such as /dev/null (or /dev/stdout)
+// can be the output file: it is neither trimmed nor rotated.
+func TestFileNonRegular(t *testing.T) {
+	if _, err := os.Stat(os.DevNull); err != nil {
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	f := newFile(t, config.FlusherFile{FilePath: os.DevNull, MaxFileSize: 10, MaxFiles: 1})
+	require.NoError(t, f.Start(ctx))
+	for range 3 {
+		require.NoError(t, f.Export(ctx, newBatch(1, nil, []kv{{"content", "more than ten bytes"}})))
+	}
+	require.NoError(t, f.Shutdown(ctx))
+	_, err := os.Stat(os.DevNull + ".1")
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}

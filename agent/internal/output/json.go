@@ -27,7 +27,8 @@ const (
 // are escaped, invalid UTF-8 is replaced by U+FFFD one byte at a time, and
 // U+2028 and U+2029 are escaped, exactly as encoding/json does with HTML
 // escaping off. Valid multi-byte UTF-8 is copied as is. Duplicate keys are
-// kept in order. AppendJSON does not allocate when dst has room.
+// kept in order. r.Nsec is not written (see the package notes).
+// AppendJSON does not allocate when dst has room.
 func AppendJSON(dst []byte, b *batch.Batch, r *batch.Record, tags bool) []byte {
 	dst = appendRecordBody(dst, r)
 	if tags && b != nil && b.Source != nil {

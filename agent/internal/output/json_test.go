@@ -111,8 +111,17 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 			inputs = append(inputs, f.k, f.v)
 		}
 	}
+	// Every byte value at every position of the 8-byte words the fast path
+	// reads, and next to a second special byte (borrows in specialMask).
+	const plain = "abcdefghijklmnopq"
 	for c := range 256 {
-		inputs = append(inputs, "abcdefgh"+string([]byte{byte(c)})+"ijklmnop")
+		for pos := range 16 {
+			s := []byte(plain)
+			s[pos] = byte(c)
+			inputs = append(inputs, string(s))
+			s[pos+1] = '"'
+			inputs = append(inputs, string(s))
+		}
 	}
 	for _, in := range inputs {
 		got := appendString(nil, []byte(in))
