@@ -48,11 +48,20 @@ func waitFor(t *testing.T, ch <-chan event, timeout time.Duration, ok func(event
 	}
 }
 
+// Timeouts: a file created in a watched directory must be reported within a
+// second; changes that take several steps (a directory appears, gets
+// watched, then a rescan) get more slack on a busy machine.
+const (
+	fast = time.Second
+	slow = 5 * time.Second
+)
+
 // waitFound waits until path is reported by a Create event, or by a Scan run
 // on an Overflow event, as a caller would.
 func waitFound(t *testing.T, m *Matcher, ch <-chan event, path string) bool {
 	t.Helper()
-	return waitFor(t, ch, time.Second, func(ev event) bool {
+	return waitFor(t, ch, slow, func(ev event) bool {
+		t.Logf("event %v %s", ev.op, ev.path) // shown when the test fails
 		if ev.op == Create && ev.path == path {
 			return true
 		}
@@ -78,7 +87,7 @@ func TestWatcherFileEvents(t *testing.T) {
 	p := filepath.Join(root, "a.log")
 	writeFile(t, p)
 	var got []event
-	require.True(t, waitFor(t, ch, time.Second, func(ev event) bool {
+	require.True(t, waitFor(t, ch, fast, func(ev event) bool {
 		got = append(got, ev)
 		return ev == event{p, Create}
 	}), "no create event for %s; got %v", p, got)
@@ -104,7 +113,7 @@ func TestWatcherFileEvents(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			require.NoError(t, tt.do())
 			var got []event
-			assert.True(t, waitFor(t, ch, time.Second, func(ev event) bool {
+			assert.True(t, waitFor(t, ch, fast, func(ev event) bool {
 				got = append(got, ev)
 				return ev == tt.want
 			}), "want %v, got %v", tt.want, got)
@@ -121,21 +130,21 @@ func TestWatcherNewDirWithinDepth(t *testing.T) {
 
 	d1 := filepath.Join(root, "d1")
 	require.NoError(t, os.Mkdir(d1, 0o755))
-	require.True(t, waitFor(t, ch, time.Second, func(ev event) bool { return ev.op == Overflow }), "no overflow for a new dir")
+	require.True(t, waitFor(t, ch, slow, func(ev event) bool { return ev.op == Overflow }), "no overflow for a new dir")
 	p := filepath.Join(d1, "x.log")
 	writeFile(t, p)
-	require.True(t, waitFor(t, ch, time.Second, func(ev event) bool { return ev == event{p, Create} }), "no create event for %s", p)
+	require.True(t, waitFor(t, ch, fast, func(ev event) bool { return ev == event{p, Create} }), "no create event for %s", p)
 
 	// mkdir -p of several levels at once: within depth is found, beyond is not.
 	require.NoError(t, os.MkdirAll(filepath.Join(d1, "d2", "d3"), 0o755))
-	require.True(t, waitFor(t, ch, time.Second, func(ev event) bool { return ev.op == Overflow }), "no overflow for new dirs")
+	require.True(t, waitFor(t, ch, slow, func(ev event) bool { return ev.op == Overflow }), "no overflow for new dirs")
 	assert.Equal(t, []string{root, d1, filepath.Join(d1, "d2")}, m.Dirs())
 	deep := filepath.Join(d1, "d2", "d3", "too-deep.log")
 	writeFile(t, deep)
 	p = filepath.Join(d1, "d2", "y.log")
 	writeFile(t, p)
 	var got []event
-	require.True(t, waitFor(t, ch, time.Second, func(ev event) bool {
+	require.True(t, waitFor(t, ch, fast, func(ev event) bool {
 		got = append(got, ev)
 		return ev == event{p, Create}
 	}), "no create event for %s", p)
@@ -169,10 +178,10 @@ func TestWatcherBaseCreatedLater(t *testing.T) {
 			// Create event of its own.
 			require.Eventually(t, func() bool {
 				return slices.Contains(w.fsw.WatchList(), filepath.Dir(p))
-			}, time.Second, 5*time.Millisecond, "%s never watched", filepath.Dir(p))
+			}, slow, 5*time.Millisecond, "%s never watched", filepath.Dir(p))
 			p2 := filepath.Join(filepath.Dir(p), "b.log")
 			writeFile(t, p2)
-			require.True(t, waitFor(t, ch, time.Second, func(ev event) bool { return ev == event{p2, Create} }), "no create event for %s", p2)
+			require.True(t, waitFor(t, ch, fast, func(ev event) bool { return ev == event{p2, Create} }), "no create event for %s", p2)
 		})
 	}
 }
@@ -184,7 +193,7 @@ func TestWatcherBaseRemovedAndRecreated(t *testing.T) {
 	m, _, ch := startWatcher(t, Options{Patterns: []string{base + "/*.log"}})
 
 	require.NoError(t, os.Remove(base))
-	require.True(t, waitFor(t, ch, time.Second, func(ev event) bool { return ev.op == Overflow }), "no overflow for a removed base")
+	require.True(t, waitFor(t, ch, slow, func(ev event) bool { return ev.op == Overflow }), "no overflow for a removed base")
 	require.NoError(t, os.Mkdir(base, 0o755))
 	p := filepath.Join(base, "a.log")
 	writeFile(t, p)
@@ -222,7 +231,7 @@ func TestWatcherLifecycle(t *testing.T) {
 		cancel()
 		p := filepath.Join(root, "after-cancel.log")
 		writeFile(t, p)
-		assert.True(t, waitFor(t, ch, time.Second, func(ev event) bool { return ev == event{p, Create} }))
+		assert.True(t, waitFor(t, ch, fast, func(ev event) bool { return ev == event{p, Create} }))
 	})
 	t.Run("bad arguments", func(t *testing.T) {
 		_, err := NewWatcher(nil, nop)

@@ -290,8 +290,8 @@ func (m *Manager) resume(ctx context.Context) {
 	}
 	for _, e := range m.opts.Store.Files(m.opts.Pipeline) {
 		id := fileID{e.Dev, e.Ino}
-		if present[id] {
-			continue // resolved by the scan, with a signature check
+		if present[id] && sigMatchesPath(e.Path, id, e.SigLen, e.SigHash) {
+			continue // the same file at its path: the scan resumes it
 		}
 		// Same inode, same first bytes, somewhere in the same directory?
 		dir := filepath.Dir(e.Path)
@@ -561,6 +561,24 @@ func readHead(f *os.File) []byte {
 	head := make([]byte, checkpoint.SigMax)
 	n, _ := f.ReadAt(head, 0)
 	return head[:n]
+}
+
+// sigMatchesPath reports whether path is still the file id with the same
+// first bytes.
+func sigMatchesPath(path string, id fileID, sigLen int, sigHash uint64) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	if fid, ok := statID(fi); !ok || fid != id {
+		return false
+	}
+	return sigMatches(f, sigLen, sigHash)
 }
 
 func sigMatches(f *os.File, sigLen int, sigHash uint64) bool {
