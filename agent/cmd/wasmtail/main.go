@@ -41,6 +41,12 @@ Usage:
   wasmtail version                           print the version
 `
 
+// processors is the registry of every processor type this binary knows.
+func processors() *pipeline.Registry {
+	reg := pipeline.NewRegistry()
+	return reg
+}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
@@ -91,7 +97,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	a := agent.New(cfg, log, stdout)
+	a := agent.New(cfg, log, stdout, processors())
 	if err := a.Start(ctx); err != nil {
 		log.Error("agent not started", "err", err)
 		return 1
@@ -124,7 +130,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		if fi.IsDir() {
-			pls, errs := config.LoadPipelineDir(p, pipeline.KnownProcessor)
+			pls, errs := config.LoadPipelineDir(p, processors().Known)
 			for _, err := range errs {
 				fmt.Fprintln(stderr, err)
 				bad++
@@ -134,7 +140,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 			}
 			continue
 		}
-		pl, err := config.LoadPipeline(p, pipeline.KnownProcessor)
+		pl, err := config.LoadPipeline(p, processors().Known)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			bad++
@@ -163,12 +169,12 @@ func cmdProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wasmtail process: --pipeline FILE is required")
 		return 2
 	}
-	pl, err := config.LoadPipeline(*plPath, pipeline.KnownProcessor)
+	pl, err := config.LoadPipeline(*plPath, processors().Known)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	procs, err := pipeline.BuildProcessors(pl, nil)
+	procs, err := pipeline.BuildProcessors(pl, processors())
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

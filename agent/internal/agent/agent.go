@@ -34,6 +34,7 @@ type Agent struct {
 	metrics *metrics.Metrics
 	store   *checkpoint.Store
 	stdout  io.Writer
+	procs   *pipeline.Registry
 
 	mu        sync.Mutex
 	pipelines map[string]*pipeline.Pipeline
@@ -45,10 +46,12 @@ type Agent struct {
 	ready    atomic.Bool
 }
 
-// New builds an agent from its config. Stdout is where flusher_stdout writes.
-func New(cfg *config.Agent, log *slog.Logger, stdout io.Writer) *Agent {
+// New builds an agent from its config. Stdout is where flusher_stdout
+// writes; procs knows the processor types.
+func New(cfg *config.Agent, log *slog.Logger, stdout io.Writer, procs *pipeline.Registry) *Agent {
 	return &Agent{
 		cfg:       cfg,
+		procs:     procs,
 		log:       log,
 		metrics:   metrics.New(),
 		stdout:    stdout,
@@ -85,7 +88,7 @@ func (a *Agent) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	pls, errs := config.LoadPipelineDir(a.cfg.Pipelines, pipeline.KnownProcessor)
+	pls, errs := config.LoadPipelineDir(a.cfg.Pipelines, a.procs.Known)
 	for _, err := range errs {
 		a.log.Error("pipeline config not loaded", "err", err)
 		name := pipelineNameFromErr(err)
@@ -110,6 +113,7 @@ func (a *Agent) Start(ctx context.Context) error {
 			Tags:         tags,
 			ScanInterval: a.cfg.ScanInterval,
 			Stdout:       a.stdout,
+			Processors:   a.procs,
 		})
 		if err == nil {
 			err = p.Start(ctx)

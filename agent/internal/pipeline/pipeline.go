@@ -49,7 +49,7 @@ type Settings struct {
 	Tags         []batch.Tag
 	ScanInterval time.Duration
 	// Processors builds processors; nil knows none.
-	Processors ProcessorFactory
+	Processors *Registry
 	// Stdout is where flusher_stdout writes (default os.Stdout).
 	Stdout io.Writer
 }
@@ -159,13 +159,10 @@ func New(cfg *config.Pipeline, set Settings) (*Pipeline, error) {
 }
 
 // BuildProcessors creates the processors of a pipeline config, in order.
-func BuildProcessors(cfg *config.Pipeline, factory ProcessorFactory) ([]Processor, error) {
+func BuildProcessors(cfg *config.Pipeline, reg *Registry) ([]Processor, error) {
 	var out []Processor
 	for _, pc := range cfg.Processors {
-		if factory == nil {
-			return nil, fmt.Errorf("%s: processors[%d]: unknown processor type %q", cfg.File, pc.Index, pc.Type)
-		}
-		proc, err := factory(pc)
+		proc, err := reg.Build(pc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: processors[%d] (%s): %w", cfg.File, pc.Index, pc.Type, err)
 		}
@@ -339,8 +336,3 @@ func (p *Pipeline) Files() []string { return p.tail.Files() }
 
 // interface guards
 var _ tail.Sink = (*Pipeline)(nil)
-
-// KnownProcessor reports whether a processor Type can be built. No
-// processor types exist yet: later issues register the built-in and Wasm
-// processors.
-func KnownProcessor(typ string) bool { return false }
