@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -195,6 +196,11 @@ func (a *Agent) startHTTP() error {
 	})
 	mux.HandleFunc("/readyz", a.readyz)
 	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
+	// Profiles, for "why does the agent use this much CPU" (the address is
+	// loopback by default).
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	a.httpLn = ln
 	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	a.httpDone = make(chan struct{})

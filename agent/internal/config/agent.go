@@ -80,6 +80,29 @@ type Agent struct {
 	// with its value (empty when the variable is unset), in list order.
 	// There is no file key.
 	EnvTags []Tag `koanf:"-"`
+	// SLSCredentialsFile is a JSON file with the SLS credentials,
+	// {"AccessKeyId": …, "AccessKeySecret": …, "SecurityToken": …}, read
+	// again when it changes (so STS tokens rotate without a restart). Default
+	// empty: the credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID,
+	// ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN.
+	SLSCredentialsFile string `koanf:"sls_credentials_file"`
+	// SLSCredentials come from the ALIBABA_CLOUD_* variables. There is no
+	// file key: credentials never sit in the agent config.
+	SLSCredentials SLSCredentials `koanf:"-"`
+}
+
+// The variables that hold SLS credentials.
+const (
+	EnvAccessKeyID     = "ALIBABA_CLOUD_ACCESS_KEY_ID"
+	EnvAccessKeySecret = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+	EnvSecurityToken   = "ALIBABA_CLOUD_SECURITY_TOKEN"
+)
+
+// SLSCredentials are an AccessKey pair and, for STS, a security token.
+type SLSCredentials struct {
+	AccessKeyID     string `json:"AccessKeyId"`
+	AccessKeySecret string `json:"AccessKeySecret"`
+	SecurityToken   string `json:"SecurityToken,omitempty"`
 }
 
 // Tag is a key and a value added to every batch.
@@ -208,6 +231,11 @@ func LoadAgent(path string, environ []string) (*Agent, error) {
 	}
 	a.LogLevel = strings.ToLower(a.LogLevel)
 	a.EnvTags = envTags(vars)
+	a.SLSCredentials = SLSCredentials{
+		AccessKeyID:     vars[EnvAccessKeyID],
+		AccessKeySecret: vars[EnvAccessKeySecret],
+		SecurityToken:   vars[EnvSecurityToken],
+	}
 	if err := a.Validate(); err != nil {
 		return nil, prefixEach(source, err)
 	}

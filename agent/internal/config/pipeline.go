@@ -20,6 +20,7 @@ const (
 	TypeFlusherStdout    = "flusher_stdout"
 	TypeFlusherFile      = "flusher_file"
 	TypeFlusherBlackhole = "flusher_blackhole"
+	TypeFlusherSLS       = "flusher_sls"
 )
 
 // topLevelKeys are the keys of a pipeline file wasmtail reads.
@@ -56,6 +57,11 @@ var flusherPolicies = map[string]keyPolicy{
 	TypeFlusherStdout:    {owner: TypeFlusherStdout, unsupported: []string{"MaxSize", "MaxRolls", "KeyValuePairs", "Match"}},
 	TypeFlusherFile:      {owner: TypeFlusherFile, unsupported: []string{"Match"}},
 	TypeFlusherBlackhole: {owner: TypeFlusherBlackhole, unsupported: []string{"Match"}},
+	// Aliuid and EndpointMode only matter inside Alibaba Cloud's enterprise
+	// build, which picks endpoints and keys for the user.
+	TypeFlusherSLS: {owner: TypeFlusherSLS,
+		ignored:     []string{"Aliuid", "EndpointMode"},
+		unsupported: []string{"Batch", "ExtraHeaders", "MaxSendRate", "Workspace", "Match"}},
 }
 
 // processorTypes are the processor types wasmtail plans to support; the
@@ -92,6 +98,17 @@ func defaultInputFile() InputFile {
 
 func defaultFlusherFile() FlusherFile {
 	return FlusherFile{MaxFileSize: 10 << 20, MaxFiles: 5}
+}
+
+func defaultFlusherSLS() FlusherSLS {
+	return FlusherSLS{
+		CompressType:       "lz4",
+		AuthVersion:        "v1",
+		MaxBatchBytes:      1 << 20,
+		MaxBatchLogs:       4096,
+		RequestTimeoutSecs: 30,
+		RetrySecs:          30,
+	}
 }
 
 // LoadPipeline reads, decodes and validates the pipeline config at path, a
@@ -387,12 +404,13 @@ func (d *pipelineDecoder) decodeFlushers(p *Pipeline, val any) {
 		case TypeFlusherBlackhole:
 			f.Blackhole = &FlusherBlackhole{}
 			errs = decodeStruct(params, f.Blackhole, "", flusherPolicies[typ])
+		case TypeFlusherSLS:
+			fs := defaultFlusherSLS()
+			f.SLS = &fs
+			errs = decodeStruct(params, f.SLS, "", flusherPolicies[typ])
 		default:
-			known := []string{TypeFlusherStdout, TypeFlusherFile, TypeFlusherBlackhole}
+			known := []string{TypeFlusherStdout, TypeFlusherFile, TypeFlusherBlackhole, TypeFlusherSLS}
 			msg := fmt.Sprintf("unknown flusher type %q%s", typ, didYouMean(typ, known))
-			if typ == "flusher_sls" {
-				msg = "flusher type \"flusher_sls\" is not supported yet (it comes in a later issue)"
-			}
 			errs = []error{keyErrorf("Type", "%s", msg)}
 		}
 		for _, err := range errs {

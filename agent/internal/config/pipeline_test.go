@@ -107,7 +107,14 @@ func TestLoadPipelineInvalid(t *testing.T) {
 		// Unknown or unsupported types.
 		{name: "unknown processor", file: "unknown_processor.yaml", want: []string{`: processors[1] (processor_parse_jsn_native): Type: unknown processor type "processor_parse_jsn_native" (did you mean "processor_parse_json_native"?)`}, wantPlugin: "processors[1] (processor_parse_jsn_native)", wantKey: "Type"},
 		{name: "unknown flusher", file: "unknown_flusher.yaml", want: []string{`: flushers[0] (flusher_stdot): Type: unknown flusher type "flusher_stdot" (did you mean "flusher_stdout"?)`}},
-		{name: "flusher_sls", file: "flusher_sls.yaml", want: []string{`: flushers[0] (flusher_sls): Type: flusher type "flusher_sls" is not supported yet`}},
+		{name: "flusher_sls required keys", file: "flusher_sls.yaml", want: []string{
+			`: flushers[0] (flusher_sls): Logstore: is required`,
+			`: flushers[0] (flusher_sls): Endpoint: is required`,
+		}},
+		{name: "flusher_sls key", file: "typo_flusher_sls.yaml", want: []string{`: flushers[0] (flusher_sls): unknown key "LogStore" (did you mean "Logstore"?)`}, wantPlugin: "flushers[0] (flusher_sls)", wantKey: "LogStore"},
+		{name: "flusher_sls values", file: "flusher_sls_values.yaml", want: []string{
+			`: flushers[0] (flusher_sls): Batch: not supported yet by flusher_sls in wasmtail`,
+		}},
 		{name: "input_container_stdio", file: "container_stdio.yaml", want: []string{`: inputs[0] (input_container_stdio): Type: input type "input_container_stdio" is not supported yet: wasmtail reads input_file only (input_container_stdio comes in a later issue)`}},
 		{name: "two inputs", file: "two_inputs.yaml", want: []string{`: inputs: exactly one input is required, got 2`}},
 		{name: "no flushers", file: "no_flushers.yaml", want: []string{`: flushers: at least one flusher is required`}},

@@ -129,14 +129,15 @@ func (m Multiline) Enabled() bool {
 // Flusher is one flusher entry. Exactly one of the typed fields is set, as
 // Type says.
 type Flusher struct {
-	// Type is the `Type:` value: flusher_stdout, flusher_file or
-	// flusher_blackhole.
+	// Type is the `Type:` value: flusher_stdout, flusher_file,
+	// flusher_blackhole or flusher_sls.
 	Type string
 	// Index is the position in `flushers`, from 0.
 	Index     int
 	Stdout    *FlusherStdout
 	File      *FlusherFile
 	Blackhole *FlusherBlackhole
+	SLS       *FlusherSLS
 }
 
 // FlusherStdout is `flusher_stdout`. LoongCollector's MaxSize, MaxRolls and
@@ -170,3 +171,58 @@ type FlusherFile struct {
 
 // FlusherBlackhole is `flusher_blackhole`: it accepts and discards.
 type FlusherBlackhole struct{}
+
+// FlusherSLS is `flusher_sls`: it sends records to an Alibaba Cloud Log
+// Service (SLS) logstore with PutLogs. Project, Logstore, Region, Endpoint,
+// CompressType, ShardHashKeys and TelemetryType are LoongCollector's keys;
+// Aliuid and EndpointMode are accepted and ignored; Batch, ExtraHeaders,
+// MaxSendRate, Workspace and Match are not supported yet. The other keys are
+// wasmtail's own. Credentials never come from here: they come from the
+// environment (ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET,
+// ALIBABA_CLOUD_SECURITY_TOKEN) or the agent's sls_credentials_file.
+type FlusherSLS struct {
+	// Project is the SLS project. Required.
+	Project string
+	// Logstore is the logstore in Project. Required.
+	Logstore string
+	// Endpoint is where PutLogs goes: a region endpoint
+	// ("cn-hangzhou.log.aliyuncs.com"), an http:// or https:// URL of one, or
+	// an address "IP:port" or "localhost:port" that is dialled directly while
+	// the Host header stays "<Project>.<Endpoint>". Without a scheme, http is
+	// used. Required.
+	Endpoint string
+	// Region is the project's region ("cn-hangzhou"); required with
+	// AuthVersion v4.
+	Region string
+	// CompressType is lz4, zstd or none. Default lz4.
+	CompressType string
+	// Topic is sent as the log group's __topic__. Default empty.
+	Topic string
+	// ShardHashKeys name tags whose values, joined by "_" and hashed (MD5),
+	// route each log group to a shard. Default none (load balanced).
+	ShardHashKeys []string
+	// TelemetryType must be "logs" (the default) if set.
+	TelemetryType string
+	// AuthVersion is the request signature: v1 (HMAC-SHA1) or v4
+	// (SLS4-HMAC-SHA256, needs Region). Default v1.
+	AuthVersion string
+	// MaxBatchBytes bounds the raw (uncompressed) size of one PutLogs
+	// request; a batch over it is sent in several requests. A single log
+	// larger than this goes alone. 1024 to 5242880. Default 1048576.
+	MaxBatchBytes int
+	// MaxBatchLogs bounds the logs in one PutLogs request, 1 to 4096.
+	// Default 4096.
+	MaxBatchLogs int
+	// RequestTimeoutSecs bounds one HTTP request, 1 to 600. Default 30.
+	RequestTimeoutSecs int
+	// RetrySecs bounds how long one delivery attempt retries failed requests
+	// (exponential backoff with jitter) before it reports the failure to the
+	// pipeline, which retries the rest of the batch without limit. 1 to 3600.
+	// Default 30.
+	RetrySecs int
+	// DeadLetterFile receives, as JSON lines, the logs that the endpoint
+	// rejected for good (a 400 for that log alone). Default
+	// <data>/deadletter/<pipeline>.jsonl; a relative path is relative to the
+	// agent's data folder.
+	DeadLetterFile string
+}

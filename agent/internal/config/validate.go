@@ -3,9 +3,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -206,13 +208,14 @@ func (f *Flusher) Validate() error { return errors.Join(f.validate()...) }
 
 func (f *Flusher) validate() []error {
 	set := 0
-	for _, isSet := range []bool{f.Stdout != nil, f.File != nil, f.Blackhole != nil} {
+	for _, isSet := range []bool{f.Stdout != nil, f.File != nil, f.Blackhole != nil, f.SLS != nil} {
 		if isSet {
 			set++
 		}
 	}
 	want := map[string]bool{
 		TypeFlusherStdout: f.Stdout != nil, TypeFlusherFile: f.File != nil, TypeFlusherBlackhole: f.Blackhole != nil,
+		TypeFlusherSLS: f.SLS != nil,
 	}
 	if set != 1 || !want[f.Type] {
 		return []error{keyErrorf("Type", "flusher type %q does not match its config", f.Type)}
@@ -222,6 +225,8 @@ func (f *Flusher) validate() []error {
 		return f.Stdout.validate()
 	case f.File != nil:
 		return f.File.validate()
+	case f.SLS != nil:
+		return f.SLS.validate()
 	}
 	return nil
 }
@@ -250,3 +255,81 @@ func (c *FlusherFile) validate() []error {
 
 // Validate checks flusher_blackhole, which has no parameters.
 func (c *FlusherBlackhole) Validate() error { return nil }
+
+// Validate checks flusher_sls's parameters; each error names its key.
+func (c *FlusherSLS) Validate() error { return errors.Join(c.validate()...) }
+
+func (c *FlusherSLS) validate() []error {
+	var errs []error
+	for _, k := range []struct{ key, val string }{{"Project", c.Project}, {"Logstore", c.Logstore}, {"Endpoint", c.Endpoint}} {
+		if strings.TrimSpace(k.val) == "" {
+			errs = append(errs, keyErrorf(k.key, "is required"))
+		}
+	}
+	if c.Endpoint != "" {
+		if err := checkEndpoint(c.Endpoint); err != nil {
+			errs = append(errs, keyErrorf("Endpoint", "%s", err))
+		}
+	}
+	switch c.CompressType {
+	case "lz4", "zstd", "none":
+	default:
+		errs = append(errs, keyErrorf("CompressType", "must be \"lz4\", \"zstd\" or \"none\", got %q", c.CompressType))
+	}
+	switch c.TelemetryType {
+	case "", "logs":
+	default:
+		errs = append(errs, keyErrorf("TelemetryType", "only \"logs\" is supported, got %q", c.TelemetryType))
+	}
+	switch c.AuthVersion {
+	case "v1":
+	case "v4":
+		if c.Region == "" {
+			errs = append(errs, keyErrorf("Region", "is required with AuthVersion v4"))
+		}
+	default:
+		errs = append(errs, keyErrorf("AuthVersion", "must be \"v1\" or \"v4\", got %q", c.AuthVersion))
+	}
+	for _, r := range []struct {
+		key           string
+		val, min, max int
+	}{
+		{"MaxBatchBytes", c.MaxBatchBytes, 1 << 10, 5 << 20},
+		{"MaxBatchLogs", c.MaxBatchLogs, 1, 4096},
+		{"RequestTimeoutSecs", c.RequestTimeoutSecs, 1, 600},
+		{"RetrySecs", c.RetrySecs, 1, 3600},
+	} {
+		if r.val < r.min || r.val > r.max {
+			errs = append(errs, keyErrorf(r.key, "must be between %d and %d, got %d", r.min, r.max, r.val))
+		}
+	}
+	for i, k := range c.ShardHashKeys {
+		if k == "" {
+			errs = append(errs, keyErrorf(fmt.Sprintf("ShardHashKeys[%d]", i), "must not be empty"))
+		}
+	}
+	return errs
+}
+
+// checkEndpoint checks an SLS endpoint: a host name or address, with an
+// optional port and an optional http:// or https:// scheme, nothing else.
+func checkEndpoint(ep string) error {
+	host := ep
+	for _, scheme := range []string{"http://", "https://"} {
+		host = strings.TrimPrefix(host, scheme)
+	}
+	if host == "" || strings.ContainsAny(host, "/?# \t") {
+		return fmt.Errorf("want a host name, IP:port or http(s):// URL without a path, got %q", ep)
+	}
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		if h == "" {
+			return fmt.Errorf("want a host before the port, got %q", ep)
+		}
+		if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+			return fmt.Errorf("want a port from 1 to 65535, got %q", ep)
+		}
+	} else if strings.Contains(host, ":") {
+		return fmt.Errorf("want host:port, got %q", ep)
+	}
+	return nil
+}

@@ -8,16 +8,15 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-
-	"github.com/fsnotify/fsnotify"
 )
 
 // Op is what happened to a path, as passed to a [Watcher]'s callback. Each
 // call carries exactly one Op.
 type Op uint8
 
-// The operations. Create, Write, Remove, Rename and Chmod are reported for
-// paths that [Matcher.Match] accepts; Overflow, with an empty path, means
+// The operations. Create, Remove, Rename and Chmod are reported for paths
+// that [Matcher.Match] accepts (Write is never reported: the watcher does
+// not ask for writes, see inotify_linux.go; readers poll their files); Overflow, with an empty path, means
 // "something may have been missed, rescan": a relevant directory appeared
 // or went away, or the kernel's event queue overflowed, or the watcher
 // failed.
@@ -48,35 +47,22 @@ func (o Op) String() string {
 	return "op(" + strconv.Itoa(int(o)) + ")"
 }
 
-// fsOps maps fsnotify's operations to ours, in the order they are reported
-// when one event carries several.
-var fsOps = [...]struct {
-	fs fsnotify.Op
-	op Op
-}{
-	{fsnotify.Create, Create},
-	{fsnotify.Write, Write},
-	{fsnotify.Remove, Remove},
-	{fsnotify.Rename, Rename},
-	{fsnotify.Chmod, Chmod},
-}
-
 var (
 	errStarted = errors.New("discover: watcher already started")
 	errClosed  = errors.New("discover: watcher closed")
 )
 
-// Watcher watches the directories of a [Matcher] with inotify (through
-// fsnotify) and reports changes through a callback.
+// Watcher watches the directories of a [Matcher] with inotify and reports
+// changes through a callback.
 //
-// One goroutine, started by Start and ended by Close, owns the fsnotify
-// watcher and calls the callback; the callback is never called concurrently
+// One goroutine, started by Start and ended by Close, reads the inotify
+// events and calls the callback; the callback is never called concurrently
 // with itself. It must be cheap and must not block (hand the work to
 // another goroutine) and must not call Close.
 type Watcher struct {
 	m       *Matcher
 	onEvent func(path string, op Op)
-	fsw     *fsnotify.Watcher
+	fsw     *inotify
 	add     func(string) error // fsw.Add; replaced in tests
 	failed  atomic.Uint64
 
@@ -99,7 +85,7 @@ func NewWatcher(m *Matcher, onEvent func(path string, op Op)) (*Watcher, error) 
 	if m == nil || onEvent == nil {
 		return nil, errors.New("discover: NewWatcher needs a matcher and a callback")
 	}
-	fsw, err := fsnotify.NewWatcher()
+	fsw, err := newInotify()
 	if err != nil {
 		return nil, fmt.Errorf("discover: create watcher: %w", err)
 	}
@@ -146,13 +132,13 @@ func (w *Watcher) Close() error {
 		w.closed = true
 		cancel, done := w.cancel, w.done
 		w.mu.Unlock()
-		// Stop our goroutine before closing fsnotify so that it never
-		// adds a watch to a closed watcher.
+		// Closing the inotify file wakes the goroutine's Read; wait for it
+		// to exit so the callback is never called after Close.
+		w.closeErr = w.fsw.Close()
 		if cancel != nil {
 			cancel()
 			<-done
 		}
-		w.closeErr = w.fsw.Close()
 	})
 	return w.closeErr
 }
@@ -163,29 +149,28 @@ func (w *Watcher) WatchErrors() uint64 { return w.failed.Load() }
 
 func (w *Watcher) run(ctx context.Context) {
 	defer close(w.done)
+	buf := make([]byte, 64<<10)
+	var evs []fsEvent
 	for {
-		select {
-		case <-ctx.Done():
+		var err error
+		evs, err = w.fsw.read(buf, evs[:0])
+		if ctx.Err() != nil || errors.Is(err, os.ErrClosed) {
 			return
-		case ev, ok := <-w.fsw.Events:
-			if !ok {
-				return
-			}
+		}
+		for _, ev := range evs {
 			w.handle(ev)
-		case _, ok := <-w.fsw.Errors:
-			if !ok {
-				return
-			}
-			// fsnotify.ErrEventOverflow or a read error: events were lost,
-			// directories may have appeared unseen.
+		}
+		if err != nil {
+			// Overflow or a read error: events were lost, directories may
+			// have appeared unseen.
 			w.refresh()
 			w.onEvent("", Overflow)
 		}
 	}
 }
 
-func (w *Watcher) handle(ev fsnotify.Event) {
-	if ev.Has(fsnotify.Create) {
+func (w *Watcher) handle(ev fsEvent) {
+	if ev.Op == Create {
 		if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
 			if w.refresh() {
 				w.onEvent("", Overflow)
@@ -193,9 +178,9 @@ func (w *Watcher) handle(ev fsnotify.Event) {
 			return
 		}
 	}
-	if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+	if ev.Op == Remove || ev.Op == Rename {
 		if _, ok := w.watched[ev.Name]; ok {
-			// A watched directory went away (fsnotify drops its watch);
+			// A watched directory went away (the kernel drops its watch);
 			// watch whatever should be watched instead, and have the
 			// caller look again.
 			delete(w.watched, ev.Name)
@@ -208,11 +193,7 @@ func (w *Watcher) handle(ev fsnotify.Event) {
 	if !w.m.Match(ev.Name) {
 		return
 	}
-	for _, o := range fsOps {
-		if ev.Has(o.fs) {
-			w.onEvent(ev.Name, o.op)
-		}
-	}
+	w.onEvent(ev.Name, ev.Op)
 }
 
 // refresh brings the watches in line with the Matcher's watch targets and

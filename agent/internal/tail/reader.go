@@ -91,6 +91,7 @@ func (r *reader) run(ctx context.Context) {
 	poll := minPoll
 	timer := time.NewTimer(poll)
 	defer timer.Stop()
+	active := false // data was read since the last pause
 	for {
 		n, err := r.readOnce(ctx, false)
 		if ctx.Err() != nil {
@@ -101,12 +102,29 @@ func (r *reader) run(ctx context.Context) {
 			r.m.met.errors("read")
 		}
 		if n > 0 {
-			poll = minPoll
+			active = true
 			continue
 		}
 		// At the end of the file.
-		if r.checkTruncated(ctx) {
+		if active {
+			// The file is being written: pause a little so that the next read
+			// takes a larger chunk, whatever the writer's pace (one read per
+			// pause instead of one per inotify event).
+			active = false
 			poll = minPoll
+			timer.Reset(minPoll)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+			select {
+			case <-r.wakeC:
+			default:
+			}
+			continue
+		}
+		if r.checkTruncated(ctx) {
 			continue
 		}
 		if len(r.carry) > 0 && time.Since(r.lastData) >= r.m.flushTimeout {
@@ -133,8 +151,11 @@ func (r *reader) run(ctx context.Context) {
 }
 
 const (
-	minPoll = 20 * time.Millisecond
-	maxPoll = 640 * time.Millisecond
+	// minPoll is the pause between reads of a file being written, and the
+	// first interval of the idle backoff; maxPoll caps the backoff for files
+	// inotify says nothing about.
+	minPoll = 50 * time.Millisecond
+	maxPoll = 800 * time.Millisecond
 )
 
 // finish hands on what is left of a released file, waits until every batch
