@@ -109,8 +109,12 @@ func freePort(t *testing.T) string {
 // (no config file), as the DESIGN contract requires, and waits for /readyz.
 func (e *env) start(extraEnv ...string) *agentProc {
 	e.t.Helper()
+	return e.startCmd(exec.Command(binary, "run"), extraEnv...)
+}
+
+func (e *env) startCmd(cmd *exec.Cmd, extraEnv ...string) *agentProc {
+	e.t.Helper()
 	addr := freePort(e.t)
-	cmd := exec.Command(binary, "run")
 	cmd.Env = append(os.Environ(),
 		"WASMTAIL_PIPELINES="+e.pipelines,
 		"WASMTAIL_DATA="+e.data,

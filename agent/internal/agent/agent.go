@@ -25,6 +25,7 @@ import (
 	"github.com/wasmtail/wasmtail/agent/internal/checkpoint"
 	"github.com/wasmtail/wasmtail/agent/internal/config"
 	"github.com/wasmtail/wasmtail/agent/internal/metrics"
+	"github.com/wasmtail/wasmtail/agent/internal/output"
 	"github.com/wasmtail/wasmtail/agent/internal/pipeline"
 )
 
@@ -115,6 +116,11 @@ func (a *Agent) Start(ctx context.Context) error {
 			ScanInterval: a.cfg.ScanInterval,
 			Stdout:       a.stdout,
 			Processors:   a.procs,
+			Output: output.Settings{
+				DataDir:            a.cfg.Data,
+				SLSCredentials:     a.cfg.SLSCredentials,
+				SLSCredentialsFile: a.cfg.SLSCredentialsFile,
+			},
 		})
 		if err == nil {
 			err = p.Start(ctx)

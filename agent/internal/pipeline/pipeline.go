@@ -52,6 +52,10 @@ type Settings struct {
 	Processors *Registry
 	// Stdout is where flusher_stdout writes (default os.Stdout).
 	Stdout io.Writer
+	// Output holds what flushers get from the agent (data folder,
+	// credentials); New fills in the pipeline's name, Stdout, the logger,
+	// the metrics and the global section.
+	Output output.Settings
 }
 
 // Pipeline is one running pipeline.
@@ -127,7 +131,10 @@ func New(cfg *config.Pipeline, set Settings) (*Pipeline, error) {
 		p.procErrs = append(p.procErrs, m.ProcessorErrors.WithLabelValues(cfg.Name, name))
 	}
 	for _, fc := range cfg.Flushers {
-		f, err := output.New(fc, output.Settings{Pipeline: cfg.Name, Stdout: set.Stdout})
+		oset := set.Output
+		oset.Pipeline, oset.Stdout, oset.Log, oset.Metrics = cfg.Name, set.Stdout, log, m
+		oset.TimestampNanosecond = cfg.Global.EnableTimestampNanosecond
+		f, err := output.New(fc, oset)
 		if err != nil {
 			return nil, fmt.Errorf("%s: flushers[%d] (%s): %w", cfg.File, fc.Index, fc.Type, err)
 		}

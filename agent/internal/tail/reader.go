@@ -48,8 +48,10 @@ type reader struct {
 	lastData time.Time
 	framer   *multiline.Framer
 	spans    []multiline.Span
-	// warnedLong limits the long-line warning to once per file.
+	// warnedLong limits the long-line warning to once per file; inLong is
+	// set while the rest of a split line is still to come.
 	warnedLong bool
+	inLong     bool
 
 	// Ack tracking, shared with pipeline workers.
 	ackMu     sync.Mutex
@@ -268,8 +270,11 @@ func (r *reader) frame(b *batch.Batch, final bool) int {
 		if i < 0 {
 			break
 		}
-		if i > maxLine {
+		if i > maxLine || r.inLong {
+			// (The rest of) a line longer than the bound.
+			r.noteLong(b.Begin + int64(pos))
 			r.emitSplit(b, sec, nsec, pos, pos+i)
+			r.inLong = false
 		} else {
 			r.emit(b, sec, nsec, pos, pos+i)
 		}
@@ -277,17 +282,39 @@ func (r *reader) frame(b *batch.Batch, final bool) int {
 		pos += i + 1
 	}
 	rest := len(buf) - pos
-	if rest >= maxLine || (final && rest > 0) {
-		// A line longer than the bound without its newline yet, or a partial
-		// line flushed after the timeout.
+	if rest > maxLine || (final && rest > 0) {
+		// A line longer than the bound without its newline yet (keep its
+		// last piece until the newline, so no empty record follows), or a
+		// partial line flushed after the timeout.
 		end := len(buf)
 		if !final {
-			end = pos + (rest/maxLine)*maxLine
+			end = pos + ((rest-1)/maxLine)*maxLine
+			r.noteLong(b.Begin + int64(pos))
+			r.inLong = true
+		} else {
+			if rest > maxLine {
+				r.noteLong(b.Begin + int64(pos))
+			}
+			r.inLong = false
 		}
 		r.emitSplit(b, sec, nsec, pos, end)
 		pos = end
 	}
 	return pos
+}
+
+// noteLong counts a line longer than the bound, once per line, and warns
+// once per file.
+func (r *reader) noteLong(offset int64) {
+	if r.inLong {
+		return
+	}
+	r.m.met.truncated.Inc()
+	if !r.warnedLong {
+		r.warnedLong = true
+		r.m.opts.Log.Warn("line longer than the bound, split into several records",
+			"pipeline", r.m.opts.Pipeline, "file", r.curPath(), "offset", offset, "max_line_bytes", r.m.maxLine)
+	}
 }
 
 // emit adds buf[start:end] as a record.
@@ -301,17 +328,9 @@ func (r *reader) emit(b *batch.Batch, sec int64, nsec int32, start, end int) {
 }
 
 // emitSplit adds buf[start:end] as records of at most maxLine bytes, cut on
-// UTF-8 boundaries where possible, and counts the split.
+// UTF-8 boundaries where possible.
 func (r *reader) emitSplit(b *batch.Batch, sec int64, nsec int32, start, end int) {
 	maxLine := r.m.maxLine
-	if end-start > maxLine {
-		r.m.met.truncated.Inc()
-		if !r.warnedLong {
-			r.warnedLong = true
-			r.m.opts.Log.Warn("line longer than the bound, split into several records",
-				"pipeline", r.m.opts.Pipeline, "file", r.curPath(), "offset", b.Begin+int64(start), "max_line_bytes", maxLine)
-		}
-	}
 	for start < end {
 		cut := min(start+maxLine, end)
 		if cut < end {
@@ -372,6 +391,7 @@ func (r *reader) frameMulti(b *batch.Batch, final bool) int {
 		if !s.Discard {
 			start, end := int(s.Start-base), int(s.End-base)
 			if end-start > m.maxLine {
+				r.noteLong(s.Start)
 				r.emitSplit(b, sec, nsec, start, end)
 			} else {
 				r.emit(b, sec, nsec, start, end)
@@ -380,10 +400,11 @@ func (r *reader) frameMulti(b *batch.Batch, final bool) int {
 		consumed = int(s.Next - base)
 	}
 	r.spans = spans[:0]
-	if _, ok := r.framer.Pending(); !ok && rest >= m.maxLine && !final {
+	if _, ok := r.framer.Pending(); !ok && rest > m.maxLine && !final {
 		// No record pending and a partial line beyond the bound: split it.
-		end := pos + (rest/m.maxLine)*m.maxLine
+		end := pos + ((rest-1)/m.maxLine)*m.maxLine
 		if consumed == pos || consumed == int(r.fedOff-base) {
+			r.noteLong(base + int64(pos))
 			r.emitSplit(b, sec, nsec, pos, end)
 			consumed = end
 			r.fedOff = base + int64(end)
