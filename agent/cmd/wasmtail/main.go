@@ -3,6 +3,7 @@
 //	wasmtail run [--config agent.yaml]          run the agent
 //	wasmtail process --pipeline FILE [INPUT…]   run a pipeline's processors over lines, print records
 //	wasmtail validate PATH…                     check pipeline configs (files or folders)
+//	wasmtail sls-local [--listen ADDR] …        a local SLS endpoint for tests and the quick start
 //	wasmtail version
 package main
 
@@ -26,6 +27,8 @@ import (
 	"github.com/wasmtail/wasmtail/agent/internal/multiline"
 	"github.com/wasmtail/wasmtail/agent/internal/output"
 	"github.com/wasmtail/wasmtail/agent/internal/pipeline"
+	"github.com/wasmtail/wasmtail/agent/internal/slslocal"
+	"github.com/wasmtail/wasmtail/agent/internal/wasmproc"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -38,12 +41,16 @@ Usage:
   wasmtail process --pipeline FILE [INPUT…]  run a pipeline's processors over lines from INPUT
                                              files or stdin and print the records as JSON lines
   wasmtail validate PATH…                    check pipeline config files or folders; exit 1 on errors
+  wasmtail sls-local [--listen ADDR] [--data DIR] [--fault SPEC]…
+                                             a local SLS endpoint (PutLogs) for tests and the
+                                             quick start; see wasmtail sls-local --help
   wasmtail version                           print the version
 `
 
 // processors is the registry of every processor type this binary knows.
 func processors() *pipeline.Registry {
 	reg := pipeline.NewRegistry()
+	wasmproc.Register(reg, wasmproc.Options{ModulesDir: os.Getenv("WASMTAIL_MODULES")})
 	return reg
 }
 
@@ -63,6 +70,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdProcess(args[1:], stdin, stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
+	case "sls-local":
+		return slslocal.Main(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "wasmtail %s\n", version)
 		return 0

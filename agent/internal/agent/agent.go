@@ -42,6 +42,14 @@ type Agent struct {
 	pipelines map[string]*pipeline.Pipeline
 	failed    map[string]string // pipeline -> why it is not running
 
+	// configs holds, per pipeline name, the sha256 of the file content last
+	// looked at and the config that runs.
+	sums     map[string]string
+	configs  map[string]*config.Pipeline
+	loopCtx  context.Context
+	loopStop context.CancelFunc
+	loopDone chan struct{}
+
 	httpSrv  *http.Server
 	httpLn   net.Listener
 	httpDone chan struct{}
@@ -59,6 +67,8 @@ func New(cfg *config.Agent, log *slog.Logger, stdout io.Writer, procs *pipeline.
 		stdout:    stdout,
 		pipelines: map[string]*pipeline.Pipeline{},
 		failed:    map[string]string{},
+		sums:      map[string]string{},
+		configs:   map[string]*config.Pipeline{},
 	}
 }
 
@@ -90,60 +100,31 @@ func (a *Agent) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	pls, errs := config.LoadPipelineDir(a.cfg.Pipelines, a.procs.Known)
-	for _, err := range errs {
-		a.log.Error("pipeline config not loaded", "err", err)
-		name := pipelineNameFromErr(err)
-		a.metrics.PipelineErrors.WithLabelValues(name).Inc()
-		a.mu.Lock()
-		a.failed[name] = err.Error()
-		a.mu.Unlock()
-	}
-	if len(pls) == 0 && len(errs) == 0 {
-		a.log.Warn("no pipeline configs found", "dir", a.cfg.Pipelines)
-	}
-	tags := Tags(a.cfg)
-	for _, pc := range pls {
-		if !pc.Enable {
-			a.log.Info("pipeline disabled (enable: false)", "pipeline", pc.Name)
-			continue
-		}
-		p, err := pipeline.New(pc, pipeline.Settings{
-			Store:        store,
-			Metrics:      a.metrics,
-			Log:          a.log,
-			Tags:         tags,
-			ScanInterval: a.cfg.ScanInterval,
-			Stdout:       a.stdout,
-			Processors:   a.procs,
-			Output: output.Settings{
-				DataDir:            a.cfg.Data,
-				SLSCredentials:     a.cfg.SLSCredentials,
-				SLSCredentialsFile: a.cfg.SLSCredentialsFile,
-			},
-		})
-		if err == nil {
-			err = p.Start(ctx)
-			if err != nil {
-				_ = p.Shutdown(ctx)
-			}
-		}
-		if err != nil {
-			a.log.Error("pipeline not started", "pipeline", pc.Name, "err", err)
-			a.metrics.PipelineErrors.WithLabelValues(pc.Name).Inc()
-			a.mu.Lock()
-			a.failed[pc.Name] = err.Error()
-			a.mu.Unlock()
-			continue
-		}
-		a.mu.Lock()
-		a.pipelines[pc.Name] = p
-		a.mu.Unlock()
-		a.metrics.Pipelines.Inc()
-		a.log.Info("pipeline started", "pipeline", pc.Name, "file", pc.File)
-	}
+	a.reconcile(ctx)
+	a.loopCtx, a.loopStop = context.WithCancel(context.WithoutCancel(ctx))
+	a.loopDone = make(chan struct{})
+	go a.watchConfigs(a.loopCtx)
 	a.ready.Store(true)
 	return nil
+}
+
+// newPipeline builds (but does not start) a pipeline from its config.
+func (a *Agent) newPipeline(pc *config.Pipeline) (*pipeline.Pipeline, error) {
+	tags := Tags(a.cfg)
+	return pipeline.New(pc, pipeline.Settings{
+		Store:        a.store,
+		Metrics:      a.metrics,
+		Log:          a.log,
+		Tags:         tags,
+		ScanInterval: a.cfg.ScanInterval,
+		Stdout:       a.stdout,
+		Processors:   a.procs,
+		Output: output.Settings{
+			DataDir:            a.cfg.Data,
+			SLSCredentials:     a.cfg.SLSCredentials,
+			SLSCredentialsFile: a.cfg.SLSCredentialsFile,
+		},
+	})
 }
 
 func pipelineNameFromErr(err error) string {
@@ -159,6 +140,10 @@ func pipelineNameFromErr(err error) string {
 // saves the checkpoints and stops the HTTP server.
 func (a *Agent) Shutdown(ctx context.Context) error {
 	a.ready.Store(false)
+	if a.loopStop != nil {
+		a.loopStop()
+		<-a.loopDone
+	}
 	a.mu.Lock()
 	pls := make([]*pipeline.Pipeline, 0, len(a.pipelines))
 	for _, p := range a.pipelines {

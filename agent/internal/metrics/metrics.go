@@ -20,11 +20,15 @@ type Metrics struct {
 	QueueBytes      *prometheus.GaugeVec   // pipeline
 	FlusherEvents   *prometheus.CounterVec // pipeline, flusher, result
 	FlusherErrors   *prometheus.CounterVec // pipeline, flusher
+	FlusherRequests *prometheus.CounterVec // pipeline, flusher, status: requests a flusher sent, by outcome
+	DeadLetters     *prometheus.CounterVec // pipeline, flusher: records written to the dead-letter file
 	ProcessorErrors *prometheus.CounterVec // pipeline, processor
 	WasmReloads     *prometheus.CounterVec // module, result
 	WasmTraps       *prometheus.CounterVec // pipeline, module
 	PipelineErrors  *prometheus.CounterVec // pipeline: config files that failed to load
 	Pipelines       prometheus.Gauge
+	PipelineReloads *prometheus.CounterVec // pipeline, result (ok, error, removed)
+	PipelineInfo    *prometheus.GaugeVec   // pipeline, sha256 of the running config
 }
 
 // New creates and registers the agent's metrics, plus the Go runtime and
@@ -60,6 +64,13 @@ func New() *Metrics {
 		FlusherErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wasmtail_flusher_errors_total", Help: "Failed flusher calls (each is retried).",
 		}, []string{"pipeline", "flusher"}),
+		FlusherRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wasmtail_flusher_requests_total",
+			Help: "Requests a flusher sent (flusher_sls: PutLogs), by status: the HTTP code, or network.",
+		}, []string{"pipeline", "flusher", "status"}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wasmtail_flusher_dead_letters_total", Help: "Records the destination rejected for good, written to the dead-letter file.",
+		}, []string{"pipeline", "flusher"}),
 		ProcessorErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wasmtail_processor_errors_total", Help: "Processor failures.",
 		}, []string{"pipeline", "processor"}),
@@ -75,10 +86,16 @@ func New() *Metrics {
 		Pipelines: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "wasmtail_pipelines", Help: "Pipelines running.",
 		}),
+		PipelineReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wasmtail_pipeline_reloads_total", Help: "Pipeline config changes applied, by result (ok, error, removed).",
+		}, []string{"pipeline", "result"}),
+		PipelineInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "wasmtail_pipeline_config_info", Help: "The running version of each pipeline config (sha256 of the file); always 1.",
+		}, []string{"pipeline", "sha256"}),
 	}
 	r.MustRegister(m.InputBytes, m.InputEvents, m.InputLinesSplit, m.InputErrors, m.InputFiles,
-		m.InputBlocked, m.QueueBytes, m.FlusherEvents, m.FlusherErrors, m.ProcessorErrors,
-		m.WasmReloads, m.WasmTraps, m.PipelineErrors, m.Pipelines,
+		m.InputBlocked, m.QueueBytes, m.FlusherEvents, m.FlusherErrors, m.FlusherRequests, m.DeadLetters, m.ProcessorErrors,
+		m.WasmReloads, m.WasmTraps, m.PipelineErrors, m.Pipelines, m.PipelineReloads, m.PipelineInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sync"
 
 	"github.com/wasmtail/wasmtail/agent/internal/batch"
 	"github.com/wasmtail/wasmtail/agent/internal/config"
+	"github.com/wasmtail/wasmtail/agent/internal/metrics"
+	"github.com/wasmtail/wasmtail/agent/internal/output/sls"
 )
 
 // Flusher types handled by New.
@@ -17,6 +20,7 @@ const (
 	TypeStdout    = "flusher_stdout"
 	TypeFile      = "flusher_file"
 	TypeBlackhole = "flusher_blackhole"
+	TypeSLS       = "flusher_sls"
 )
 
 // ErrNotRunning is returned by Export when the flusher was not started or was
@@ -48,10 +52,23 @@ type Settings struct {
 	// Stdout is where flusher_stdout writes when it writes to standard
 	// output. Default os.Stdout.
 	Stdout io.Writer
+	// DataDir is the agent's data folder (flusher_sls keeps its dead-letter
+	// file there).
+	DataDir string
+	// TimestampNanosecond is the pipeline's global EnableTimestampNanosecond.
+	TimestampNanosecond bool
+	// Log receives the flusher's own log lines. Default slog.Default().
+	Log *slog.Logger
+	// Metrics are the agent's metrics. Default: a private set.
+	Metrics *metrics.Metrics
+	// SLSCredentials and SLSCredentialsFile are where flusher_sls takes its
+	// credentials from (the agent config).
+	SLSCredentials     config.SLSCredentials
+	SLSCredentialsFile string
 }
 
-// New returns the flusher that cfg.Type names: flusher_stdout, flusher_file
-// or flusher_blackhole. It does no I/O; Start does.
+// New returns the flusher that cfg.Type names: flusher_stdout, flusher_file,
+// flusher_blackhole or flusher_sls. It does no I/O; Start does.
 func New(cfg config.Flusher, set Settings) (Flusher, error) {
 	if set.Stdout == nil {
 		set.Stdout = os.Stdout
@@ -83,6 +100,25 @@ func New(cfg config.Flusher, set Settings) (Flusher, error) {
 		return newFileFlusher(name, c.FilePath, c.MaxFileSize, c.MaxFiles, c.Tags), nil
 	case TypeBlackhole:
 		return blackhole{}, nil
+	case TypeSLS:
+		if cfg.SLS == nil {
+			return nil, fmt.Errorf("%s: missing config", name)
+		}
+		f, err := sls.New(*cfg.SLS, sls.Settings{
+			Name:                name,
+			Pipeline:            set.Pipeline,
+			Flusher:             fmt.Sprintf("%d_%s", cfg.Index, cfg.Type),
+			DataDir:             set.DataDir,
+			TimestampNanosecond: set.TimestampNanosecond,
+			Log:                 set.Log,
+			Metrics:             set.Metrics,
+			Credentials:         set.SLSCredentials,
+			CredentialsFile:     set.SLSCredentialsFile,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return slsFlusher{f}, nil
 	default:
 		return nil, fmt.Errorf("%s: unknown flusher type %q", name, cfg.Type)
 	}
@@ -164,9 +200,22 @@ func (blackhole) Start(context.Context) error                { return nil }
 func (blackhole) Export(context.Context, *batch.Batch) error { return nil }
 func (blackhole) Shutdown(context.Context) error             { return nil }
 
+// slsFlusher maps flusher_sls's "not running" error to ErrNotRunning
+// (package sls cannot import this one, which imports it).
+type slsFlusher struct{ *sls.Flusher }
+
+func (f slsFlusher) Export(ctx context.Context, b *batch.Batch) error {
+	err := f.Flusher.Export(ctx, b)
+	if errors.Is(err, sls.ErrNotRunning) {
+		return fmt.Errorf("%w: %w", ErrNotRunning, err)
+	}
+	return err
+}
+
 // Interface guards.
 var (
 	_ Flusher = (*writerFlusher)(nil)
 	_ Flusher = (*fileFlusher)(nil)
 	_ Flusher = blackhole{}
+	_ Flusher = slsFlusher{}
 )

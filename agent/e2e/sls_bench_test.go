@@ -1,0 +1,128 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmtail/wasmtail/agent/internal/slslocal"
+)
+
+// BenchmarkSLSvsBlackhole runs the agent binary over the same file of nginx
+// lines into flusher_blackhole and into flusher_sls → the local endpoint
+// (lz4, v1 signature, the endpoint discarding what it accepts), and reports
+// for the agent process: MB/s of file per CPU core (bytes / CPU seconds),
+// CPU seconds per GiB, wall-clock MB/s and peak RSS. The endpoint runs in
+// the benchmark's process, so its CPU is not counted against the agent.
+//
+//	go test ./agent/e2e -run '^$' -bench SLSvsBlackhole -benchtime 1x (E2E_BENCH_MIB=256 sets the file size)
+func BenchmarkSLSvsBlackhole(b *testing.B) {
+	mib := 256
+	if s := os.Getenv("E2E_BENCH_MIB"); s != "" {
+		mib, _ = strconv.Atoi(s)
+	}
+	corpus := filepath.Join(b.TempDir(), "access.log")
+	lines := 0
+	{
+		f, err := os.Create(corpus)
+		require.NoError(b, err)
+		buf := make([]byte, 0, 1<<20)
+		size := 0
+		for size < mib<<20 {
+			buf = nginxLine(buf[:0], lines)
+			_, err := f.Write(buf)
+			require.NoError(b, err)
+			size += len(buf)
+			lines++
+		}
+		require.NoError(b, f.Close())
+	}
+	fi, err := os.Stat(corpus)
+	require.NoError(b, err)
+	bytes := fi.Size()
+
+	for _, sink := range []string{"blackhole", "sls_lz4", "sls_zstd"} {
+		b.Run(sink, func(b *testing.B) {
+			for range b.N {
+				root := b.TempDir()
+				logs, pipelines, data := filepath.Join(root, "logs"), filepath.Join(root, "pipelines"), filepath.Join(root, "data")
+				for _, d := range []string{logs, pipelines, data} {
+					require.NoError(b, os.MkdirAll(d, 0o755))
+				}
+				var srv *slslocal.Server
+				flusher := "  - Type: flusher_blackhole\n"
+				if sink != "blackhole" {
+					srv = slslocal.Start(b, slslocal.Options{Discard: true})
+					flusher = fmt.Sprintf("  - Type: flusher_sls\n    Project: demo\n    Logstore: nginx\n    Endpoint: %s\n    CompressType: %s\n",
+						srv.Addr(), strings.TrimPrefix(sink, "sls_"))
+				}
+				pl := fmt.Sprintf("inputs:\n  - Type: input_file\n    FilePaths: [%s/*.log]\nflushers:\n%s", logs, flusher)
+				require.NoError(b, os.WriteFile(filepath.Join(pipelines, "nginx.yaml"), []byte(pl), 0o644))
+
+				l, err := net.Listen("tcp", "127.0.0.1:0")
+				require.NoError(b, err)
+				addr := l.Addr().String()
+				l.Close()
+				cmd := exec.Command(binary, "run")
+				cmd.Env = append(os.Environ(), "WASMTAIL_PIPELINES="+pipelines, "WASMTAIL_DATA="+data, "WASMTAIL_HTTP="+addr,
+					"ALIBABA_CLOUD_ACCESS_KEY_ID="+slslocal.TestAccessKeyID, "ALIBABA_CLOUD_ACCESS_KEY_SECRET="+slslocal.TestAccessKeySecret)
+				stderr := &syncBuffer{}
+				cmd.Stderr = stderr
+				require.NoError(b, cmd.Start())
+				exited := make(chan struct{})
+				go func() { _ = cmd.Wait(); close(exited) }()
+				defer func() {
+					_ = cmd.Process.Signal(syscall.SIGTERM)
+					<-exited
+				}()
+				metrics := func() string {
+					resp, err := http.Get("http://" + addr + "/metrics")
+					if err != nil {
+						return ""
+					}
+					defer resp.Body.Close()
+					body, _ := io.ReadAll(resp.Body)
+					return string(body)
+				}
+				if !poll(10*time.Second, func() bool { return metrics() != "" }) {
+					b.Fatalf("agent not up: %s", stderr.String())
+				}
+				pid := cmd.Process.Pid
+				cpu0 := cpuSeconds(pid)
+				start := time.Now()
+				// A new file in the watched folder is read from its start.
+				require.NoError(b, os.Link(corpus, filepath.Join(logs, "access.log")))
+				done := func() bool {
+					if srv != nil {
+						return srv.Stats().Logs >= int64(lines)
+					}
+					return metricValue(metrics(), "wasmtail_flusher_events_total", `result="ok"`) >= float64(lines)
+				}
+				if !poll(5*time.Minute, done) {
+					b.Fatalf("%s: not done after 5 minutes: %s", sink, stderr.String())
+				}
+				wall := time.Since(start).Seconds()
+				cpu := cpuSeconds(pid) - cpu0
+				rss := peakRSS(pid)
+				mb := float64(bytes) / 1e6
+				b.ReportMetric(mb/cpu, "MB/s/core")
+				b.ReportMetric(cpu/(float64(bytes)/(1<<30)), "cpu-s/GiB")
+				b.ReportMetric(mb/wall, "MB/s")
+				b.ReportMetric(rss, "peak-RSS-MiB")
+				b.Logf("%s: %d lines, %.0f MB in %.2fs wall, agent CPU %.2fs: %.0f MB/s per core, %.2f CPU s/GiB, peak RSS %.0f MiB",
+					sink, lines, mb, wall, cpu, mb/cpu, cpu/(float64(bytes)/(1<<30)), rss)
+			}
+		})
+	}
+}

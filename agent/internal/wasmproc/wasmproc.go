@@ -1,0 +1,303 @@
+package wasmproc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasmtail/wasmtail/agent/internal/batch"
+	"github.com/wasmtail/wasmtail/agent/internal/config"
+	"github.com/wasmtail/wasmtail/agent/internal/metrics"
+	"github.com/wasmtail/wasmtail/agent/internal/pipeline"
+	"github.com/wasmtail/wasmtail/hostabi"
+	"github.com/wasmtail/wasmtail/runtime"
+)
+
+// Type is the processor's `Type:` in pipeline files.
+const Type = "processor_wasm"
+
+// ErrorKey is the field added to each record a module failed to process.
+const ErrorKey = "__wasm_error__"
+
+// DefaultModulesDir is where modules given by name are looked up when
+// Options.ModulesDir is empty (the agent config's `modules` default).
+const DefaultModulesDir = "/etc/wasmtail/modules"
+
+// Options are what processor_wasm gets from the agent.
+type Options struct {
+	// ModulesDir is the modules folder. Default DefaultModulesDir.
+	ModulesDir string
+	// CacheDir keeps compiled modules across restarts. Default: the user's
+	// cache folder (~/.cache/wasmtail/wasm), or memory only when it cannot
+	// be created.
+	CacheDir string
+	// Log receives module failures and guest logs. Default slog.Default().
+	Log *slog.Logger
+	// Metrics, when set, counts traps and failed batches.
+	Metrics *metrics.Metrics
+	// Runtime, when set, is used instead of one created on first use (tests
+	// and benchmarks share one; the caller closes it).
+	Runtime *runtime.Runtime
+}
+
+// Register adds processor_wasm to reg. The processors it builds share one
+// runtime, created when the first is built.
+func Register(reg *pipeline.Registry, opts Options) {
+	f := &factory{opts: opts}
+	reg.Register(Type, func(p config.Plugin) (pipeline.Processor, error) { return f.create(p) })
+}
+
+type factory struct {
+	opts Options
+	once sync.Once
+	rt   *runtime.Runtime
+	err  error
+}
+
+func (f *factory) runtime() (*runtime.Runtime, error) {
+	f.once.Do(func() {
+		if f.opts.Runtime != nil {
+			f.rt = f.opts.Runtime
+			return
+		}
+		cache := f.opts.CacheDir
+		if cache == "" {
+			cache = userCache()
+		}
+		f.rt, f.err = runtime.New(context.Background(), runtime.Config{CacheDir: cache, Log: f.log()})
+		if f.err != nil && f.opts.CacheDir == "" {
+			f.rt, f.err = runtime.New(context.Background(), runtime.Config{Log: f.log()})
+		}
+	})
+	return f.rt, f.err
+}
+
+// userCache is the default compilation cache, <user cache dir>/wasmtail/wasm
+// (e.g. ~/.cache/wasmtail/wasm), or "" (memory only) when there is none.
+func userCache() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	d = filepath.Join(d, "wasmtail", "wasm")
+	if os.MkdirAll(d, 0o700) != nil {
+		return ""
+	}
+	return d
+}
+
+func (f *factory) log() *slog.Logger {
+	if f.opts.Log != nil {
+		return f.opts.Log
+	}
+	return slog.Default()
+}
+
+// ModulePath resolves a Module value: a path when it holds a "/", else a
+// name in dir (".wasm" added when missing).
+func ModulePath(dir, module string) string {
+	if strings.ContainsRune(module, '/') || strings.ContainsRune(module, filepath.Separator) {
+		return module
+	}
+	if !strings.HasSuffix(module, ".wasm") {
+		module += ".wasm"
+	}
+	if dir == "" {
+		dir = DefaultModulesDir
+	}
+	return filepath.Join(dir, module)
+}
+
+func (f *factory) create(p config.Plugin) (pipeline.Processor, error) {
+	cfg, err := decode(p.Params)
+	if err != nil {
+		return nil, err
+	}
+	path := ModulePath(f.opts.ModulesDir, cfg.Module)
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("Module: %w", err)
+	}
+	rt, err := f.runtime()
+	if err != nil {
+		return nil, err
+	}
+	name := strings.TrimSuffix(filepath.Base(path), ".wasm")
+	proc := &Processor{
+		module:  name,
+		procID:  fmt.Sprintf("%d_%s", p.Index, p.Type),
+		log:     f.log().With("processor", fmt.Sprintf("%d_%s", p.Index, p.Type), "module", name),
+		metrics: f.opts.Metrics,
+	}
+	proc.states.New = func() any { return &state{keys: map[string]string{}} }
+	proc.mod, err = rt.Load(context.Background(), wasm, runtime.ModuleConfig{
+		Name:          name,
+		Config:        cfg.configJSON(),
+		Timeout:       time.Duration(cfg.TimeoutMs) * time.Millisecond,
+		MemoryLimitMB: cfg.MemoryLimitMB,
+		Log:           f.log(),
+	})
+	if err != nil {
+		// The module is refused, not the pipeline: its records keep flowing,
+		// tagged with why, so nothing is lost while someone fixes it.
+		proc.refused = err
+		proc.log.Error("wasm module refused: records pass on unparsed with "+ErrorKey, "path", path, "err", err)
+	}
+	return proc, nil
+}
+
+// Processor runs one module over batches. It is safe for concurrent use:
+// each worker's call takes its own instance.
+type Processor struct {
+	module  string
+	procID  string
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	mod     *runtime.Module
+	refused error
+	counted atomic.Bool // the refusal was counted
+	states  sync.Pool   // *state
+	lastLog atomic.Int64
+	quiet   atomic.Int64 // failures not logged since lastLog
+}
+
+// state is one call's scratch: the encoder and the interned output keys.
+type state struct {
+	enc  hostabi.Encoder
+	keys map[string]string
+}
+
+// Module returns the handle of the running module (nil if it was refused),
+// for hot reload.
+func (p *Processor) Module() *runtime.Module { return p.mod }
+
+// Shutdown closes the module's instances. It is idempotent.
+func (p *Processor) Shutdown(ctx context.Context) error {
+	if p.mod != nil {
+		return p.mod.Close(ctx)
+	}
+	return nil
+}
+
+// Process runs the module over b. It returns nil even when the module
+// failed: the failure is counted, logged and written into the records.
+func (p *Processor) Process(ctx context.Context, b *batch.Batch) error {
+	if len(b.Records) == 0 {
+		return nil
+	}
+	if p.refused != nil {
+		if !p.counted.Swap(true) {
+			p.countTraps(b, 1)
+		}
+		p.fail(b, p.refused)
+		return nil
+	}
+	st := p.states.Get().(*state)
+	defer p.states.Put(st)
+	enc := &st.enc
+	enc.Reset()
+	for i := range b.Records {
+		r := &b.Records[i]
+		enc.AddRecord(r.Sec, r.Nsec)
+		for _, f := range r.Fields {
+			enc.AddField(f.Key, f.Value)
+		}
+	}
+	traps, err := p.mod.Process(ctx, enc, func(v *hostabi.View) { p.apply(b, st, v) })
+	p.countTraps(b, traps)
+	if err != nil {
+		p.fail(b, err)
+	}
+	return nil
+}
+
+// apply replaces b's records with the module's output.
+func (p *Processor) apply(b *batch.Batch, st *state, v *hostabi.View) {
+	n := v.Len()
+	j := 0
+	for i := range n {
+		h := v.Record(i)
+		fs := b.NewFields()
+		for range h.NFields {
+			f := v.Field(j)
+			j++
+			key, ok := st.enc.Key(f.KeyPtr, f.KeyLen)
+			if !ok {
+				kb := v.Bytes(f.KeyPtr, f.KeyLen)
+				if key, ok = st.keys[string(kb)]; !ok {
+					key = string(kb)
+					if len(st.keys) < 4096 {
+						st.keys[key] = key
+					}
+				}
+			}
+			val, ok := st.enc.Value(f.ValPtr, f.ValLen)
+			if !ok {
+				start := len(b.Extra)
+				b.Extra = append(b.Extra, v.Bytes(f.ValPtr, f.ValLen)...)
+				val = b.Extra[start:len(b.Extra):len(b.Extra)]
+			}
+			fs = b.AppendField(fs, batch.Field{Key: key, Value: val})
+		}
+		b.Records[i] = batch.Record{Sec: h.Sec, Nsec: h.Nsec, Fields: fs}
+	}
+	clear(b.Records[n:])
+	b.Records = b.Records[:n]
+}
+
+// fail passes b's records on unchanged, each with ErrorKey saying why.
+func (p *Processor) fail(b *batch.Batch, err error) {
+	msg := err.Error()
+	var re *runtime.Error
+	if errors.As(err, &re) {
+		msg = fmt.Sprintf("%s: %s: %v", re.Module, re.Kind, re.Err)
+	}
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i] // wazero adds a wasm stack trace: the log has it
+	}
+	start := len(b.Extra)
+	b.Extra = append(b.Extra, msg...)
+	val := b.Extra[start:len(b.Extra):len(b.Extra)]
+	for i := range b.Records {
+		r := &b.Records[i]
+		fs := b.NewFields()
+		for _, f := range r.Fields {
+			fs = b.AppendField(fs, f)
+		}
+		r.Fields = b.AppendField(fs, batch.Field{Key: ErrorKey, Value: val})
+	}
+	if p.metrics != nil {
+		p.metrics.ProcessorErrors.WithLabelValues(pipelineOf(b), p.procID).Inc()
+	}
+	// The runtime logs every trap; this line says what happened to the
+	// records, at most every 10 s per processor.
+	now := time.Now().UnixNano()
+	if last := p.lastLog.Load(); now-last < int64(10*time.Second) || !p.lastLog.CompareAndSwap(last, now) {
+		p.quiet.Add(1)
+		return
+	}
+	p.log.Warn("wasm module could not process a batch: records passed on unparsed with "+ErrorKey,
+		"records", len(b.Records), "err", msg, "similar_since_last", p.quiet.Swap(0))
+}
+
+func (p *Processor) countTraps(b *batch.Batch, n int) {
+	if n > 0 && p.metrics != nil {
+		p.metrics.WasmTraps.WithLabelValues(pipelineOf(b), p.module).Add(float64(n))
+	}
+}
+
+func pipelineOf(b *batch.Batch) string {
+	if b.Source != nil {
+		return b.Source.Pipeline
+	}
+	return ""
+}
+
+var _ pipeline.Processor = (*Processor)(nil)

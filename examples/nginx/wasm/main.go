@@ -1,0 +1,13 @@
+//go:build wasip1
+
+// Command wasm builds the nginx parser as a wasmtail module (nginx.wasm).
+package main
+
+import (
+	"github.com/wasmtail/wasmtail/examples/nginx"
+	"github.com/wasmtail/wasmtail/sdk"
+)
+
+func init() { sdk.Register(nginx.Parser{}) }
+
+func main() {}
