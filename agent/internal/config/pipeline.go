@@ -17,6 +17,7 @@ import (
 // Plugin types, as the `Type:` key spells them.
 const (
 	TypeInputFile        = "input_file"
+	TypeInputStdio       = "input_container_stdio"
 	TypeFlusherStdout    = "flusher_stdout"
 	TypeFlusherFile      = "flusher_file"
 	TypeFlusherBlackhole = "flusher_blackhole"
@@ -51,6 +52,19 @@ var inputFilePolicy = keyPolicy{
 		"ReadDelaySkipThresholdBytes", "AllowingCollectingFilesInRootDir", "EnableExactlyOnce",
 	},
 	nested: map[string]keyPolicy{"Multiline": {owner: "input_file Multiline"}},
+}
+
+var inputStdioPolicy = keyPolicy{
+	owner:   TypeInputStdio,
+	ignored: []string{"IgnoringUnmatchWarning", "CloseUnusedReaderIntervalSec"},
+	// Multiline over container output and the tags and filters that need
+	// the container runtime's metadata are not implemented.
+	unsupported: []string{"Multiline", "ExternalK8sLabelTag", "ExternalEnvTag", "CollectingContainersMeta"},
+	nested: map[string]keyPolicy{"ContainerFilters": {
+		owner: "input_container_stdio ContainerFilters (it reads the pod from the log path, not from the runtime)",
+		unsupported: []string{"IncludeK8sLabel", "ExcludeK8sLabel", "IncludeEnv", "ExcludeEnv",
+			"IncludeContainerLabel", "ExcludeContainerLabel"},
+	}},
 }
 
 var flusherPolicies = map[string]keyPolicy{
@@ -94,6 +108,22 @@ func defaultInputFile() InputFile {
 		FileOffsetKey:    "__file_offset__",
 		MaxLineKB:        512,
 	}
+}
+
+func defaultInputStdio() InputContainerStdio {
+	return InputContainerStdio{TailSizeKB: 1024, FlushTimeoutSecs: 5, MaxLineKB: 512, LogsRoot: "/var/log/pods"}
+}
+
+// fileInput is the input_file that reads the container logs: every
+// /var/log/pods/<namespace>_<pod>_<uid>/<container>/<n>.log (the kubelet's
+// rotated <n>.log.<time> files are followed by identity once renamed).
+func (c InputContainerStdio) fileInput() InputFile {
+	in := defaultInputFile()
+	in.FilePaths = []string{filepath.Join(c.LogsRoot, "*", "*", "*.log")}
+	in.TailSizeKB = c.TailSizeKB
+	in.FlushTimeoutSecs = c.FlushTimeoutSecs
+	in.MaxLineKB = c.MaxLineKB
+	return in
 }
 
 func defaultFlusherFile() FlusherFile {
@@ -349,17 +379,22 @@ func (d *pipelineDecoder) decodeInputs(p *Pipeline, val any) {
 		return
 	}
 	where := pluginLabel("inputs", 0, types[0])
-	if types[0] != TypeInputFile {
-		msg := fmt.Sprintf("input type %q is not supported yet: wasmtail reads input_file only (input_container_stdio comes in a later issue)", types[0])
-		if s := closest(types[0], []string{TypeInputFile, "input_container_stdio"}); s != "" {
-			msg = fmt.Sprintf("unknown input type %q (did you mean %q?)", types[0], s)
-		}
-		d.add(where, keyErrorf("Type", "%s", msg))
-		return
-	}
 	params := withoutType(maps[0])
-	for _, err := range decodeStruct(params, &p.Input, "", inputFilePolicy) {
-		d.add(where, err)
+	switch types[0] {
+	case TypeInputFile:
+		for _, err := range decodeStruct(params, &p.Input, "", inputFilePolicy) {
+			d.add(where, err)
+		}
+	case TypeInputStdio:
+		st := defaultInputStdio()
+		for _, err := range decodeStruct(params, &st, "", inputStdioPolicy) {
+			d.add(where, err)
+		}
+		p.Stdio = &st
+		p.Input = st.fileInput()
+	default:
+		msg := fmt.Sprintf("unknown input type %q%s", types[0], didYouMean(types[0], []string{TypeInputFile, TypeInputStdio}))
+		d.add(where, keyErrorf("Type", "%s", msg))
 	}
 }
 

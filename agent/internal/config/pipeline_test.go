@@ -115,7 +115,7 @@ func TestLoadPipelineInvalid(t *testing.T) {
 		{name: "flusher_sls values", file: "flusher_sls_values.yaml", want: []string{
 			`: flushers[0] (flusher_sls): Batch: not supported yet by flusher_sls in wasmtail`,
 		}},
-		{name: "input_container_stdio", file: "container_stdio.yaml", want: []string{`: inputs[0] (input_container_stdio): Type: input type "input_container_stdio" is not supported yet: wasmtail reads input_file only (input_container_stdio comes in a later issue)`}},
+		{name: "input_container_stdio label filter", file: "container_stdio_labels.yaml", want: []string{`: inputs[0] (input_container_stdio): ContainerFilters.IncludeK8sLabel: not supported yet by input_container_stdio ContainerFilters`}},
 		{name: "two inputs", file: "two_inputs.yaml", want: []string{`: inputs: exactly one input is required, got 2`}},
 		{name: "no flushers", file: "no_flushers.yaml", want: []string{`: flushers: at least one flusher is required`}},
 		{name: "container discovery", file: "container_discovery.yaml", want: []string{`: inputs[0] (input_file): EnableContainerDiscovery: not supported yet by input_file in wasmtail`}},

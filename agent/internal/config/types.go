@@ -15,8 +15,12 @@ type Pipeline struct {
 	Enable bool
 	// Global is the `global` section.
 	Global Global
-	// Input is the one entry of `inputs`.
+	// Input is the one entry of `inputs` when it is input_file; for
+	// input_container_stdio it is derived from Stdio (the files under
+	// LogsRoot).
 	Input InputFile
+	// Stdio is set when the input is input_container_stdio.
+	Stdio *InputContainerStdio
 	// Processors are the `processors` entries, in order.
 	Processors []Plugin
 	// Flushers are the `flushers` entries, in order; there is at least one.
@@ -225,4 +229,44 @@ type FlusherSLS struct {
 	// <data>/deadletter/<pipeline>.jsonl; a relative path is relative to the
 	// agent's data folder.
 	DeadLetterFile string
+}
+
+// InputContainerStdio is `input_container_stdio`: the standard output and
+// error of the containers on this node, as the kubelet writes them under
+// /var/log/pods/<namespace>_<pod>_<uid>/<container>/<n>.log (CRI format, or
+// docker's json-file format). The pod identity comes from the path, so no
+// container runtime or API server access is needed; for the same reason the
+// filters on labels and environment variables are not supported.
+type InputContainerStdio struct {
+	// IgnoringStdout drops the stdout stream. Default false.
+	IgnoringStdout bool
+	// IgnoringStderr drops the stderr stream. Default false.
+	IgnoringStderr bool
+	// TailSizeKB, as for input_file. Default 1024.
+	TailSizeKB int
+	// FlushTimeoutSecs, as for input_file. Default 5.
+	FlushTimeoutSecs int
+	// AllowingIncludedByMultiConfigs is accepted for compatibility.
+	AllowingIncludedByMultiConfigs bool
+	// ContainerFilters selects containers by namespace, pod and container
+	// name (regular expressions).
+	ContainerFilters ContainerFilters
+	// Tags renames (or, with an empty value, removes) the pod tags; keys are
+	// K8sNamespaceTagKey, K8sPodNameTagKey, K8sPodUidTagKey and
+	// ContainerNameTagKey.
+	Tags map[string]string
+	// MaxLineKB bounds a record. Default 512. (wasmtail's own key.)
+	MaxLineKB int
+	// LogsRoot is where the kubelet writes pod logs. Default /var/log/pods.
+	// (wasmtail's own key, for tests and unusual kubelets.)
+	LogsRoot string
+}
+
+// ContainerFilters is the `ContainerFilters` section of
+// input_container_stdio. Empty means every container; several filters must
+// all match.
+type ContainerFilters struct {
+	K8sNamespaceRegex string
+	K8sPodRegex       string
+	K8sContainerRegex string
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -44,7 +45,11 @@ func (p *Pipeline) Validate() error {
 		}
 	}
 	add("global", p.Global.validate())
-	add(pluginLabel("inputs", 0, TypeInputFile), p.Input.validate())
+	if p.Stdio != nil {
+		add(pluginLabel("inputs", 0, TypeInputStdio), p.Stdio.validate())
+	} else {
+		add(pluginLabel("inputs", 0, TypeInputFile), p.Input.validate())
+	}
 	if len(p.Flushers) == 0 {
 		add("", []error{keyErrorf("flushers", "at least one flusher is required, got none")})
 	}
@@ -130,6 +135,47 @@ func (c *InputFile) validate() []error {
 	}
 	if c.MaxLineKB < 1 || c.MaxLineKB > maxLineKB {
 		errs = append(errs, keyErrorf("MaxLineKB", "must be between 1 and %d, got %d", maxLineKB, c.MaxLineKB))
+	}
+	return errs
+}
+
+// stdioTagKeys are the keys of input_container_stdio's Tags map that
+// wasmtail fills (from the log path).
+var stdioTagKeys = []string{"K8sNamespaceTagKey", "K8sPodNameTagKey", "K8sPodUidTagKey", "ContainerNameTagKey"}
+
+// Validate checks input_container_stdio's parameters; each error names its key.
+func (c *InputContainerStdio) Validate() error { return errors.Join(c.validate()...) }
+
+func (c *InputContainerStdio) validate() []error {
+	var errs []error
+	if !filepath.IsAbs(c.LogsRoot) {
+		errs = append(errs, keyErrorf("LogsRoot", "must be an absolute path, got %q", c.LogsRoot))
+	}
+	if c.TailSizeKB < 0 || c.TailSizeKB > maxTailSizeKB {
+		errs = append(errs, keyErrorf("TailSizeKB", "must be between 0 and %d, got %d", maxTailSizeKB, c.TailSizeKB))
+	}
+	if c.FlushTimeoutSecs < 0 {
+		errs = append(errs, keyErrorf("FlushTimeoutSecs", "must not be negative, got %d", c.FlushTimeoutSecs))
+	}
+	if c.MaxLineKB < 1 || c.MaxLineKB > maxLineKB {
+		errs = append(errs, keyErrorf("MaxLineKB", "must be between 1 and %d, got %d", maxLineKB, c.MaxLineKB))
+	}
+	if c.IgnoringStdout && c.IgnoringStderr {
+		errs = append(errs, keyErrorf("IgnoringStderr", "IgnoringStdout and IgnoringStderr both set: nothing would be collected"))
+	}
+	for key, re := range map[string]string{
+		"ContainerFilters.K8sNamespaceRegex": c.ContainerFilters.K8sNamespaceRegex,
+		"ContainerFilters.K8sPodRegex":       c.ContainerFilters.K8sPodRegex,
+		"ContainerFilters.K8sContainerRegex": c.ContainerFilters.K8sContainerRegex,
+	} {
+		if _, err := regexp.Compile(re); err != nil {
+			errs = append(errs, keyErrorf(key, "bad regular expression %q: %v", re, err))
+		}
+	}
+	for _, k := range sortedKeys(c.Tags) {
+		if !slices.Contains(stdioTagKeys, k) {
+			errs = append(errs, keyErrorf("Tags."+k, "unknown tag key%s (want one of %s)", didYouMean(k, stdioTagKeys), strings.Join(stdioTagKeys, ", ")))
+		}
 	}
 	return errs
 }

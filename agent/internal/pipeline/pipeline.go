@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"regexp"
 	"sync"
 	"time"
 
@@ -147,7 +148,14 @@ func New(cfg *config.Pipeline, set Settings) (*Pipeline, error) {
 			errs:   m.FlusherErrors.WithLabelValues(cfg.Name, name),
 		})
 	}
+	var ctr *tail.Container
+	if cfg.Stdio != nil {
+		if ctr, err = containerOptions(cfg.Stdio); err != nil {
+			return nil, fmt.Errorf("%s: inputs[0] (input_container_stdio): %w", cfg.File, err)
+		}
+	}
 	tm, err := tail.New(tail.Options{
+		Container:    ctr,
 		Pipeline:     cfg.Name,
 		Input:        cfg.Input,
 		Store:        set.Store,
@@ -163,6 +171,45 @@ func New(cfg *config.Pipeline, set Settings) (*Pipeline, error) {
 	}
 	p.tail = tm
 	return p, nil
+}
+
+// containerOptions turns input_container_stdio's config into the reader's.
+func containerOptions(c *config.InputContainerStdio) (*tail.Container, error) {
+	re := func(key, s string) (*regexp.Regexp, error) {
+		if s == "" {
+			return nil, nil
+		}
+		r, err := regexp.Compile(s)
+		if err != nil {
+			return nil, fmt.Errorf("ContainerFilters.%s: %w", key, err)
+		}
+		return r, nil
+	}
+	tag := func(key, def string) string {
+		if v, ok := c.Tags[key]; ok && v != "__default__" {
+			return v
+		}
+		return def
+	}
+	out := &tail.Container{
+		IgnoreStdout: c.IgnoringStdout,
+		IgnoreStderr: c.IgnoringStderr,
+		NamespaceTag: tag("K8sNamespaceTagKey", "_namespace_"),
+		PodTag:       tag("K8sPodNameTagKey", "_pod_name_"),
+		PodUIDTag:    tag("K8sPodUidTagKey", "_pod_uid_"),
+		ContainerTag: tag("ContainerNameTagKey", "_container_name_"),
+	}
+	var err error
+	if out.Namespace, err = re("K8sNamespaceRegex", c.ContainerFilters.K8sNamespaceRegex); err != nil {
+		return nil, err
+	}
+	if out.Pod, err = re("K8sPodRegex", c.ContainerFilters.K8sPodRegex); err != nil {
+		return nil, err
+	}
+	if out.Container, err = re("K8sContainerRegex", c.ContainerFilters.K8sContainerRegex); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // BuildProcessors creates the processors of a pipeline config, in order.

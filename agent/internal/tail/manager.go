@@ -65,11 +65,14 @@ type Options struct {
 	ReadSize int
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
+	// Container, when set, reads kubelet container logs (input_container_stdio).
+	Container *Container
 }
 
 // Manager discovers and reads the files of one pipeline.
 type Manager struct {
 	opts         Options
+	container    *Container
 	matcher      *discover.Matcher
 	watcher      *discover.Watcher
 	met          met
@@ -164,6 +167,7 @@ func New(o Options) (*Manager, error) {
 	}
 	m := &Manager{
 		opts:         o,
+		container:    o.Container,
 		matcher:      matcher,
 		maxLine:      maxLine,
 		flushTimeout: flush,
@@ -334,6 +338,9 @@ func (m *Manager) scan(ctx context.Context) {
 	now := time.Now()
 	seen := make(map[fileID]bool, len(files))
 	for _, f := range files {
+		if m.container != nil && !m.container.accept(f.Path) {
+			continue
+		}
 		id := fileID{f.Dev, f.Ino}
 		seen[id] = true
 		m.mu.Lock()
@@ -674,6 +681,9 @@ func (r *reader) setPath(m *Manager, path string) {
 		tags = append(tags, batch.Tag{Key: m.pathTag, Value: path})
 	}
 	tags = append(tags, m.opts.Tags...)
+	if m.container != nil {
+		tags = append(tags, m.container.tags(path)...)
+	}
 	if m.positionMeta && m.inodeTag != "" {
 		tags = append(tags, batch.Tag{Key: m.inodeTag, Value: fmt.Sprint(r.id.ino)})
 	}

@@ -52,6 +52,8 @@ type reader struct {
 	// set while the rest of a split line is still to come.
 	warnedLong bool
 	inLong     bool
+	// cfmt is the container log format (container mode only).
+	cfmt int
 
 	// Ack tracking, shared with pipeline workers.
 	ackMu     sync.Mutex
@@ -257,6 +259,9 @@ func (r *reader) readOnce(ctx context.Context, final bool) (int, error) {
 // frame turns b.Buf into records and returns how many leading bytes of it
 // are consumed (delivered or discarded on purpose).
 func (r *reader) frame(b *batch.Batch, final bool) int {
+	if r.m.container != nil {
+		return r.frameContainer(b, final)
+	}
 	if r.framer != nil {
 		return r.frameMulti(b, final)
 	}
