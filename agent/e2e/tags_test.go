@@ -92,3 +92,24 @@ flushers:
 	assert.Equal(t, strings.Join(strings.Split(input, "\n")[:3], "\n"), first["content"])
 	assert.NotEmpty(t, first["__time__"])
 }
+
+// TestProcessContainerLogs: `wasmtail process` decodes container logs as the
+// agent does (P parts joined, _time_ and _source_).
+func TestProcessContainerLogs(t *testing.T) {
+	e := newEnv(t)
+	e.writePipeline("k8s.yaml", "inputs:\n  - Type: input_container_stdio\nflushers:\n  - Type: flusher_stdout\n")
+	cmd := exec.Command(binary, "process", "--pipeline", filepath.Join(e.pipelines, "k8s.yaml"))
+	cmd.Stdin = strings.NewReader("2026-11-26T10:00:00Z stdout P a\n2026-11-26T10:00:00Z stdout F b\n2026-11-26T10:00:01Z stderr F c")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), stderr.String())
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	require.Len(t, lines, 2, stdout.String())
+	var r0, r1 map[string]string
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &r0))
+	require.NoError(t, json.Unmarshal([]byte(lines[1]), &r1))
+	assert.Equal(t, "ab", r0["content"])
+	assert.Equal(t, "stdout", r0["_source_"])
+	assert.Equal(t, "c", r1["content"], "the last line without its newline is handed on")
+	assert.Equal(t, "stderr", r1["_source_"])
+}

@@ -9,7 +9,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -19,12 +18,9 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/wasmtail/wasmtail/agent/internal/agent"
-	"github.com/wasmtail/wasmtail/agent/internal/batch"
 	"github.com/wasmtail/wasmtail/agent/internal/config"
-	"github.com/wasmtail/wasmtail/agent/internal/multiline"
 	"github.com/wasmtail/wasmtail/agent/internal/output"
 	"github.com/wasmtail/wasmtail/agent/internal/pipeline"
 	"github.com/wasmtail/wasmtail/agent/internal/slslocal"
@@ -220,44 +216,9 @@ func processStream(r io.Reader, path string, pl *config.Pipeline, procs []pipeli
 		return err
 	}
 	abs, _ := filepath.Abs(path)
-	src := &batch.Source{Pipeline: pl.Name, Path: abs, Tags: []batch.Tag{{Key: "__path__", Value: abs}}}
-	b := &batch.Batch{Source: src, Buf: data, End: int64(len(data))}
-	now := time.Now()
-	sec, nsec := now.Unix(), int32(now.Nanosecond())
-	if pl.Input.Multiline.Enabled() {
-		fr, err := multiline.New(pl.Input.Multiline)
-		if err != nil {
-			return err
-		}
-		var spans []multiline.Span
-		pos := 0
-		for pos < len(data) {
-			i := bytes.IndexByte(data[pos:], '\n')
-			next := pos + i + 1
-			end := pos + i
-			if i < 0 {
-				end, next = len(data), len(data)
-			}
-			spans = fr.Line(data[pos:end], int64(pos), int64(next), spans)
-			pos = next
-		}
-		spans = fr.Flush(spans)
-		for _, s := range spans {
-			if !s.Discard {
-				b.AddRecord(sec, nsec, data[s.Start:s.End])
-			}
-		}
-	} else {
-		for len(data) > 0 {
-			line := data
-			i := bytes.IndexByte(data, '\n')
-			if i >= 0 {
-				line, data = data[:i], data[i+1:]
-			} else {
-				data = nil
-			}
-			b.AddRecord(sec, nsec, line)
-		}
+	b, err := pipeline.Frame(pl, data, abs)
+	if err != nil {
+		return err
 	}
 	for _, p := range procs {
 		if err := p.Process(context.Background(), b); err != nil {

@@ -212,6 +212,23 @@ func containerOptions(c *config.InputContainerStdio) (*tail.Container, error) {
 	return out, nil
 }
 
+// Frame frames data as the pipeline's input would frame a file holding it
+// (for `wasmtail process`).
+func Frame(cfg *config.Pipeline, data []byte, path string) (*batch.Batch, error) {
+	var ctr *tail.Container
+	if cfg.Stdio != nil {
+		var err error
+		if ctr, err = containerOptions(cfg.Stdio); err != nil {
+			return nil, err
+		}
+	}
+	tm, err := tail.New(tail.Options{Pipeline: cfg.Name, Input: cfg.Input, Container: ctr})
+	if err != nil {
+		return nil, err
+	}
+	return tm.Frame(data, path), nil
+}
+
 // BuildProcessors creates the processors of a pipeline config, in order.
 func BuildProcessors(cfg *config.Pipeline, reg *Registry) ([]Processor, error) {
 	var out []Processor

@@ -707,3 +707,32 @@ func (m *Manager) Files() []string {
 	}
 	return out
 }
+
+// Frame frames data as a reader of this manager would frame a file with
+// that content (lines, the line bound, Multiline, container log formats),
+// as if the file ended there: `wasmtail process` uses it so that what it
+// prints is what the agent would send.
+func (m *Manager) Frame(data []byte, path string) *batch.Batch {
+	r := &reader{m: m}
+	if m.opts.Input.Multiline.Enabled() {
+		r.framer, _ = multiline.New(m.opts.Input.Multiline)
+	}
+	r.setPath(m, path)
+	b := &batch.Batch{Buf: data, Source: r.source.Load()}
+	n := r.frame(b, false)
+	if n < len(data) {
+		// The rest, as the flush timeout would hand it on.
+		rest := &batch.Batch{Buf: data[n:], Begin: int64(n), Source: b.Source}
+		r.frame(rest, true)
+		for i := range rest.Records {
+			rec := rest.Records[i]
+			fs := b.NewFields()
+			for _, f := range rec.Fields {
+				fs = b.AppendField(fs, f)
+			}
+			b.Records = append(b.Records, batch.Record{Sec: rec.Sec, Nsec: rec.Nsec, Fields: fs})
+		}
+	}
+	b.End = int64(len(data))
+	return b
+}
