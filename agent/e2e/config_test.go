@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,5 +76,29 @@ func TestBadPipelineDoesNotStopOthers(t *testing.T) {
 	assert.Contains(t, string(body), `MaxDirSearchDepht`)
 	assert.Contains(t, agent.metrics(t), `wasmtail_pipeline_config_errors_total{pipeline="bad"} 1`)
 	assert.Contains(t, agent.stderr.String(), "bad.yaml")
+	require.Equal(t, 0, agent.stop(t))
+}
+
+// TestAgentSettingsReload: the log level changes while the agent runs; a
+// key that needs a restart says so; a broken file changes nothing.
+func TestAgentSettingsReload(t *testing.T) {
+	e := newEnv(t)
+	cfgFile := filepath.Join(e.root, "agent.yaml")
+	require.NoError(t, os.WriteFile(cfgFile, []byte("log_level: info\nscan_interval: 200ms\n"), 0o644))
+	agent := e.startCmd(exec.Command(binary, "run", "--config", cfgFile))
+	time.Sleep(300 * time.Millisecond)
+	require.NoError(t, os.WriteFile(cfgFile, []byte("log_level: debug\nscan_interval: 200ms\n"), 0o644))
+	waitFor(t, 5*time.Second, "log level reloaded", func() bool {
+		return strings.Contains(agent.stderr.String(), `msg="agent setting reloaded" key=log_level value=debug`)
+	})
+	require.NoError(t, os.WriteFile(cfgFile, []byte("log_level: debug\nscan_interval: 300ms\n"), 0o644))
+	waitFor(t, 5*time.Second, "restart needed", func() bool {
+		return strings.Contains(agent.stderr.String(), `needs a restart to apply" key=scan_interval`)
+	})
+	require.NoError(t, os.WriteFile(cfgFile, []byte("log_levle: warn\n"), 0o644))
+	waitFor(t, 5*time.Second, "broken file refused", func() bool {
+		return strings.Contains(agent.stderr.String(), "agent config not reloaded")
+	})
+	assert.Contains(t, agent.stderr.String(), "log_levle")
 	require.Equal(t, 0, agent.stop(t))
 }

@@ -119,7 +119,6 @@ func (e *env) startCmd(cmd *exec.Cmd, extraEnv ...string) *agentProc {
 		"WASMTAIL_PIPELINES="+e.pipelines,
 		"WASMTAIL_DATA="+e.data,
 		"WASMTAIL_HTTP="+addr,
-		"WASMTAIL_LOG_LEVEL=info",
 	)
 	cmd.Env = append(cmd.Env, extraEnv...)
 	p := &agentProc{cmd: cmd, stderr: &syncBuffer{}, http: addr, done: make(chan struct{})}

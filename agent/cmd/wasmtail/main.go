@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/wasmtail/wasmtail/agent/internal/agent"
 	"github.com/wasmtail/wasmtail/agent/internal/config"
@@ -80,10 +81,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
+// newLogger returns the agent's logger and the level it filters at, which
+// can be changed while the agent runs.
+func newLogger(w io.Writer, level string) (*slog.Logger, *slog.LevelVar) {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	lv := new(slog.LevelVar)
+	lv.Set(l)
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv})), lv
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
@@ -98,9 +103,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wasmtail: %v\n", err)
 		return 1
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	log, level := newLogger(stderr, cfg.LogLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	go agent.WatchSettings(ctx, *cfgPath, os.Environ(), cfg, level, log, cfg.ScanInterval)
 
 	a := agent.New(cfg, log, stdout, processors())
 	if err := a.Start(ctx); err != nil {
@@ -108,7 +114,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log.Info("wasmtail running", "version", version, "pipelines", cfg.Pipelines, "data", cfg.Data, "http", a.HTTPAddr())
-	<-ctx.Done()
+	waitStop(ctx, cfg.ExitWhenFile, log)
 	stop()
 	log.Info("shutting down", "grace", cfg.ShutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
@@ -119,6 +125,42 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// exitFilePoll is how often exit_when_file is looked for. exitFileSettle is
+// how long the agent keeps reading once the file appeared: longer than the
+// longest pause of a reader on a quiet file (800ms), so that the lines the
+// application wrote before it created the file are read before the
+// shutdown stops the readers.
+const (
+	exitFilePoll   = 500 * time.Millisecond
+	exitFileSettle = 2 * time.Second
+)
+
+// waitStop returns when ctx is done (SIGTERM, SIGINT) or, when exitFile is
+// set, exitFileSettle after that file appeared.
+func waitStop(ctx context.Context, exitFile string, log *slog.Logger) {
+	if exitFile == "" {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(exitFilePoll)
+	defer t.Stop()
+	for {
+		if _, err := os.Stat(exitFile); err == nil {
+			log.Info("exit file appeared: the application has finished", "file", exitFile, "settle", exitFileSettle)
+			select {
+			case <-ctx.Done():
+			case <-time.After(exitFileSettle):
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
