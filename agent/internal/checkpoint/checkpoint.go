@@ -183,6 +183,17 @@ func (s *Store) Files(pipeline string) []Entry {
 	return out
 }
 
+// Get returns the entry of one file of a pipeline.
+func (s *Store) Get(pipeline string, dev, ino uint64) (Entry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[Key{pipeline, dev, ino}]
+	if !ok {
+		return Entry{}, false
+	}
+	return *e, true
+}
+
 // Set stores the entry for a file of a pipeline.
 func (s *Store) Set(pipeline string, e Entry) {
 	s.mu.Lock()

@@ -334,7 +334,6 @@ func (m *Manager) resume(ctx context.Context) {
 // matching path leads to any more.
 func (m *Manager) scan(ctx context.Context) {
 	files, errs := m.matcher.Scan()
-	m.reportScanErrors(errs)
 	now := time.Now()
 	seen := make(map[fileID]bool, len(files))
 	for _, f := range files {
@@ -357,8 +356,11 @@ func (m *Manager) scan(ctx context.Context) {
 			}
 			continue
 		}
-		m.openNew(ctx, f, now)
+		if err := m.openNew(ctx, f, now); err != nil {
+			errs = append(errs, err)
+		}
 	}
+	m.reportScanErrors(errs)
 	// Files that no matching path leads to: read to the end, then let go.
 	m.mu.Lock()
 	for id, r := range m.readers {
@@ -403,35 +405,26 @@ func (m *Manager) reportScanErrors(errs []error) {
 
 // openNew decides where a file seen for the first time starts, and starts
 // its reader.
-func (m *Manager) openNew(ctx context.Context, df discover.File, now time.Time) {
+func (m *Manager) openNew(ctx context.Context, df discover.File, now time.Time) error {
 	id := fileID{df.Dev, df.Ino}
 	f, err := os.Open(df.Path)
 	if err != nil {
-		key := "open " + df.Path + ": " + err.Error()
-		if !m.scanErrs[key] {
-			m.scanErrs[key] = true
-			m.met.errors("unreadable")
-			m.opts.Log.Warn("cannot open file", "pipeline", m.opts.Pipeline, "file", df.Path, "err", err)
-		}
-		return
+		return err // reported once while it lasts, with the scan's errors
 	}
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
 		f.Close()
-		return
+		return nil
 	}
 	if fid, ok := statID(fi); !ok || fid != id {
 		f.Close() // replaced between scan and open: the next scan sees it
-		return
+		return nil
 	}
 	head := readHead(f)
 	size := fi.Size()
 
 	// 1. A checkpoint of this very file.
-	for _, e := range m.opts.Store.Files(m.opts.Pipeline) {
-		if e.Dev != id.dev || e.Ino != id.ino {
-			continue
-		}
+	if e, ok := m.opts.Store.Get(m.opts.Pipeline, id.dev, id.ino); ok {
 		if len(head) >= e.SigLen && hashBytes(head[:e.SigLen]) == e.SigHash {
 			off := e.Offset
 			if off > size {
@@ -439,13 +432,13 @@ func (m *Manager) openNew(ctx context.Context, df discover.File, now time.Time) 
 				off = 0
 			}
 			m.startReader(ctx, f, id, df.Path, off, false)
-			return
+			return nil
 		}
 		// Same inode, other content: a new file.
 		m.opts.Log.Info("inode reused by a new file, reading it from the start", "pipeline", m.opts.Pipeline, "file", df.Path)
 		m.opts.Store.Delete(m.opts.Pipeline, e.Dev, e.Ino)
 		m.startReader(ctx, f, id, df.Path, 0, false)
-		return
+		return nil
 	}
 
 	// 2. The copy of a file whose content moved (copytruncate).
@@ -457,7 +450,7 @@ func (m *Manager) openNew(ctx context.Context, df discover.File, now time.Time) 
 			m.opts.Log.Info("reading the copy of a truncated file from where the original stopped",
 				"pipeline", m.opts.Pipeline, "file", df.Path, "offset", o.offset)
 			m.startReader(ctx, f, id, df.Path, o.offset, false)
-			return
+			return nil
 		}
 	}
 	// 3. A file that starts like a file being read in the same directory may
@@ -475,7 +468,7 @@ func (m *Manager) openNew(ctx context.Context, df discover.File, now time.Time) 
 			if now.Sub(first) < copyWait {
 				m.mu.Unlock()
 				f.Close()
-				return
+				return nil
 			}
 			break
 		}
@@ -490,6 +483,7 @@ func (m *Manager) openNew(ctx context.Context, df discover.File, now time.Time) 
 		off = tailOffset(f, size, int64(m.opts.Input.TailSizeKB)<<10)
 	}
 	m.startReader(ctx, f, id, df.Path, off, false)
+	return nil
 }
 
 func (o orphan) matches(head []byte) bool {
