@@ -128,7 +128,7 @@ func parseDocker(line []byte) (l crLine) {
 	}
 	l.stream, _ = jsonStringField(line, `"stream":"`)
 	l.time, _ = jsonStringField(line, `"time":"`)
-	l.last = bytes.HasSuffix(v, []byte(`\n`)) && !bytes.HasSuffix(v, []byte(`\\n`))
+	l.last = endsWithNewlineEscape(v)
 	if l.last {
 		v = v[:len(v)-2]
 	}
@@ -136,6 +136,20 @@ func parseDocker(line []byte) (l crLine) {
 	l.escaped = bytes.IndexByte(v, '\\') >= 0
 	l.ok = true
 	return l
+}
+
+// endsWithNewlineEscape reports whether the JSON string body v ends with
+// the escape \n (an odd run of backslashes before the final n; `\\n` is
+// an escaped backslash then a plain n).
+func endsWithNewlineEscape(v []byte) bool {
+	if len(v) < 2 || v[len(v)-1] != 'n' {
+		return false
+	}
+	k := 0
+	for i := len(v) - 2; i >= 0 && v[i] == '\\'; i-- {
+		k++
+	}
+	return k%2 == 1
 }
 
 // jsonStringField returns the raw (still escaped) body of the JSON string
