@@ -4,7 +4,15 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 
-.PHONY: all build test test-short bench lint fmt quickstart clean
+.PHONY: all build test test-short bench lint fmt quickstart clean image testapp-image e2e-pod
+
+# Container images (deploy/): built with buildah from scratch, nothing pulled.
+# The manifests in deploy/kubernetes name these two images.
+IMAGE         ?= localhost/wasmtail:dev
+TESTAPP_IMAGE ?= localhost/wasmtail-testapp:dev
+STORAGE       ?= vfs
+BUILDAH       ?= buildah --storage-driver $(STORAGE)
+PODMAN        ?= podman --storage-driver $(STORAGE) --runtime runc
 
 all: build
 
@@ -38,5 +46,32 @@ bench: build
 quickstart: build
 	bash examples/quickstart/run.sh
 
+## image: the agent image $(IMAGE) (deploy/Containerfile: static binary on scratch, user 65532)
+image: build
+	rm -rf bin/image
+	mkdir -p bin/image/rootfs/usr/bin bin/image/rootfs/etc/wasmtail/pipelines \
+		bin/image/rootfs/etc/wasmtail/modules bin/image/rootfs/usr/lib/wasmtail/modules bin/image/data
+	cp bin/wasmtail bin/image/rootfs/usr/bin/wasmtail
+	printf 'root:x:0:0:root:/:/sbin/nologin\nwasmtail:x:65532:65532:wasmtail:/var/lib/wasmtail:/sbin/nologin\n' > bin/image/rootfs/etc/passwd
+	printf 'root:x:0:\nwasmtail:x:65532:\n' > bin/image/rootfs/etc/group
+	for m in $$(ls parsers/*/*.wasm 2>/dev/null); do \
+		cp $$m bin/image/rootfs/etc/wasmtail/modules/ && cp $$m bin/image/rootfs/usr/lib/wasmtail/modules/; done
+	$(BUILDAH) bud --quiet -f deploy/Containerfile -t $(IMAGE) bin/image
+	@$(BUILDAH) images --format '{{.Name}}:{{.Tag}} {{.Size}}' $(IMAGE)
+
+## testapp-image: the stand-in application of the examples, $(TESTAPP_IMAGE)
+testapp-image:
+	rm -rf bin/testapp-image && mkdir -p bin/testapp-image
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/testapp-image/testapp ./deploy/testapp
+	$(BUILDAH) bud --quiet -f deploy/testapp/Containerfile -t $(TESTAPP_IMAGE) bin/testapp-image
+
+## e2e-pod: both images, then the sidecar Pod of deploy/podman run by podman kube play (needs root, podman, buildah, runc)
+e2e-pod: image testapp-image
+	WASMTAIL_E2E_POD=1 WASMTAIL_IMAGE=$(IMAGE) WASMTAIL_TESTAPP_IMAGE=$(TESTAPP_IMAGE) PODMAN='$(PODMAN)' \
+		$(GO) test -count=1 -timeout 10m -run 'TestPod' -v ./agent/e2e/
+
 clean:
 	rm -rf bin
+
+# Wasm modules, examples and fuzzing (issue 3)
+-include Makefile.wasm

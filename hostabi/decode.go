@@ -82,7 +82,7 @@ func parse(mem []byte, base, ptr, n uint32, maxRecords int, input bool) (View, e
 	}
 	sum := uint64(0)
 	for i := range int(count) {
-		r := b[HeaderSize+RecordSize*i:]
+		r := (*[RecordSize]byte)(b[HeaderSize+RecordSize*i:])
 		nsec := int32(le.Uint32(r[8:]))
 		nf := le.Uint32(r[12:])
 		if nsec < 0 || nsec >= 1e9 {
@@ -98,7 +98,7 @@ func parse(mem []byte, base, ptr, n uint32, maxRecords int, input bool) (View, e
 	}
 	fo := HeaderSize + RecordSize*int(count)
 	for j := range int(nfields) {
-		f := b[fo+FieldSize*j:]
+		f := (*[FieldSize]byte)(b[fo+FieldSize*j:])
 		kp, kl, vp, vl := le.Uint32(f[0:]), le.Uint32(f[4:]), le.Uint32(f[8:]), le.Uint32(f[12:])
 		if kl == 0 || kl > MaxKeyLen {
 			return View{}, fmt.Errorf("%w: field %d: key length %d not in 1..%d", ErrEncoding, j, kl, MaxKeyLen)
@@ -122,16 +122,16 @@ func (v *View) NumFields() int { return v.nfields }
 // Record returns record i's header. Its fields are the NFields after those
 // of the records before it.
 func (v *View) Record(i int) RecordHeader {
-	r := v.mem[v.off+uint32(RecordSize*i):]
+	r := (*[RecordSize]byte)(v.mem[v.off+uint32(RecordSize*i):])
 	le := binary.LittleEndian
-	return RecordHeader{Sec: int64(le.Uint64(r)), Nsec: int32(le.Uint32(r[8:])), NFields: int(le.Uint32(r[12:]))}
+	return RecordHeader{Sec: int64(le.Uint64(r[:])), Nsec: int32(le.Uint32(r[8:])), NFields: int(le.Uint32(r[12:]))}
 }
 
 // Field returns field j of the batch, counting across records.
 func (v *View) Field(j int) FieldRef {
-	f := v.mem[v.off+uint32(RecordSize*v.count+FieldSize*j):]
+	f := (*[FieldSize]byte)(v.mem[v.off+uint32(RecordSize*v.count+FieldSize*j):])
 	le := binary.LittleEndian
-	return FieldRef{KeyPtr: le.Uint32(f), KeyLen: le.Uint32(f[4:]), ValPtr: le.Uint32(f[8:]), ValLen: le.Uint32(f[12:])}
+	return FieldRef{KeyPtr: le.Uint32(f[:]), KeyLen: le.Uint32(f[4:]), ValPtr: le.Uint32(f[8:]), ValLen: le.Uint32(f[12:])}
 }
 
 // Bytes returns the memory at [ptr, ptr+n), a range taken from a FieldRef

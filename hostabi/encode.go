@@ -29,6 +29,7 @@ type encRecord struct {
 	sec     int64
 	nsec    int32
 	nfields uint32
+	first   int // index of its first field
 }
 
 type encField struct {
@@ -46,17 +47,21 @@ func (e *Encoder) Reset() {
 
 // AddRecord starts a record; the fields added next belong to it.
 func (e *Encoder) AddRecord(sec int64, nsec int32) {
-	e.recs = append(e.recs, encRecord{sec: sec, nsec: nsec})
+	e.recs = append(e.recs, encRecord{sec: sec, nsec: nsec, first: len(e.fields)})
 }
 
 // AddField adds a field to the last record. The value is referenced until
 // the next Reset and must not change before Encode.
 func (e *Encoder) AddField(key string, value []byte) {
 	k := -1
-	for i, s := range e.keys {
-		if s == key {
-			k = i
-			break
+	if n := len(e.fields); n > 0 && e.keys[e.fields[n-1].key] == key {
+		k = e.fields[n-1].key // the common case: every record has the same keys
+	} else {
+		for i, s := range e.keys {
+			if s == key {
+				k = i
+				break
+			}
 		}
 	}
 	if k < 0 {
@@ -90,9 +95,10 @@ func (e *Encoder) Encode(dst []byte, base uint32) {
 	le.PutUint32(dst[4:], uint32(len(e.fields)))
 	off := HeaderSize
 	for _, r := range e.recs {
-		le.PutUint64(dst[off:], uint64(r.sec))
-		le.PutUint32(dst[off+8:], uint32(r.nsec))
-		le.PutUint32(dst[off+12:], r.nfields)
+		rd := (*[RecordSize]byte)(dst[off:])
+		le.PutUint64(rd[0:], uint64(r.sec))
+		le.PutUint32(rd[8:], uint32(r.nsec))
+		le.PutUint32(rd[12:], r.nfields)
 		off += RecordSize
 	}
 	fieldOff := off
@@ -102,12 +108,15 @@ func (e *Encoder) Encode(dst []byte, base uint32) {
 		e.keyAddr = append(e.keyAddr, base+uint32(data))
 		data += copy(dst[data:], k)
 	}
-	e.valAddr = e.valAddr[:0]
-	for _, f := range e.fields {
+	if cap(e.valAddr) < len(e.fields) {
+		e.valAddr = make([]uint32, len(e.fields), 2*len(e.fields))
+	}
+	e.valAddr = e.valAddr[:len(e.fields)]
+	for i, f := range e.fields {
 		va := base + uint32(data)
-		e.valAddr = append(e.valAddr, va)
+		e.valAddr[i] = va
 		data += copy(dst[data:], f.value)
-		fd := dst[fieldOff : fieldOff+FieldSize]
+		fd := (*[FieldSize]byte)(dst[fieldOff:])
 		le.PutUint32(fd[0:], e.keyAddr[f.key])
 		le.PutUint32(fd[4:], uint32(len(e.keys[f.key])))
 		le.PutUint32(fd[8:], va)
@@ -152,6 +161,38 @@ func (e *Encoder) within(i int, ptr, n uint32) ([]byte, bool) {
 		return nil, false
 	}
 	return v[ptr-a : ptr-a+n : ptr-a+n], true
+}
+
+// InputField reports whether f is input field m (counting across records)
+// handed back unchanged: same key and same value, at the same addresses.
+// A host uses it to keep whole records a guest did not touch.
+func (e *Encoder) InputField(f FieldRef) (m int, ok bool) {
+	if m, ok = e.exact(e.hint+1, f); ok {
+		e.hint = m
+		return m, true
+	}
+	if m, ok = e.exact(e.hint, f); ok {
+		return m, true
+	}
+	i := sort.Search(len(e.valAddr), func(i int) bool { return e.valAddr[i] >= f.ValPtr })
+	if m, ok = e.exact(i, f); ok {
+		e.hint = m
+	}
+	return m, ok
+}
+
+func (e *Encoder) exact(m int, f FieldRef) (int, bool) {
+	if m < 0 || m >= len(e.valAddr) || e.valAddr[m] != f.ValPtr || uint32(len(e.fields[m].value)) != f.ValLen {
+		return 0, false
+	}
+	k := e.fields[m].key
+	return m, e.keyAddr[k] == f.KeyPtr && uint32(len(e.keys[k])) == f.KeyLen
+}
+
+// RecordFields returns the index of input record k's first field and how
+// many fields it has.
+func (e *Encoder) RecordFields(k int) (first, n int) {
+	return e.recs[k].first, int(e.recs[k].nfields)
 }
 
 // Key returns the host string of the input key encoded at exactly

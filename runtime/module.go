@@ -129,6 +129,22 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, cfg ModuleConfig) (*Mod
 	return m, nil
 }
 
+// Precompile compiles wasm into the compilation cache (and its folder, if
+// any) without checking or running it, so that a later Load of the same
+// bytes and memory limit is fast.
+func (r *Runtime) Precompile(ctx context.Context, wasm []byte, memoryLimitMB int) error {
+	cfg := ModuleConfig{MemoryLimitMB: memoryLimitMB}.withDefaults(r)
+	e, err := r.engine(ctx, uint32(cfg.MemoryLimitMB)*16)
+	if err != nil {
+		return err
+	}
+	c, err := e.CompileModule(ctx, wasm)
+	if err != nil {
+		return fmt.Errorf("compile: %w", err)
+	}
+	return c.Close(ctx)
+}
+
 // Name is the module's name.
 func (m *Module) Name() string { return m.cfg.Name }
 
@@ -178,7 +194,7 @@ func (m *Module) build(ctx context.Context, wasm []byte) (*version, error) {
 		_ = c.Close(ctx)
 		return nil, &Error{Module: m.cfg.Name, Kind: KindRefused, Err: err}
 	}
-	v := &version{m: m, engine: e, compiled: c, start: start}
+	v := &version{m: m, engine: e, compiled: c, start: start, live: 1}
 	in, ierr := v.instantiate(ctx)
 	if ierr != nil {
 		v.retire(ctx)
@@ -256,7 +272,8 @@ func typeNames(ts []api.ValueType) string {
 }
 
 // instantiate builds an instance: _initialize, then wasmtail_init with the
-// Config, all under the module's timeout.
+// Config, all under the module's timeout. The caller reserved its place in
+// v.live (see get); on failure instantiate gives it back.
 func (v *version) instantiate(ctx context.Context) (*instance, *Error) {
 	m := v.m
 	s := newSink(m.lim)
@@ -264,6 +281,7 @@ func (v *version) instantiate(ctx context.Context) (*instance, *Error) {
 	defer cancel()
 	mod, err := v.engine.InstantiateModule(ctx, v.compiled, moduleConfig(s, v.start))
 	if err != nil {
+		v.release()
 		return nil, m.classify(ctx, nil, fmt.Errorf("instantiate: %w", err))
 	}
 	in := &instance{
@@ -271,9 +289,6 @@ func (v *version) instantiate(ctx context.Context) (*instance, *Error) {
 		buffer:  mod.ExportedFunction(hostabi.ExportBuffer),
 		process: mod.ExportedFunction(hostabi.ExportProcess),
 	}
-	v.mu.Lock()
-	v.live++
-	v.mu.Unlock()
 	if in.mem == nil {
 		in.close()
 		return nil, m.errorf(KindRefused, "module has no memory")
@@ -281,8 +296,9 @@ func (v *version) instantiate(ctx context.Context) (*instance, *Error) {
 	cfg := m.cfg.Config
 	s.reset(hostabi.MaxLogCallsPerCall)
 	if err := in.ensureBuffer(ctx, uint32(len(cfg))); err != nil {
+		e := m.classify(ctx, in, fmt.Errorf("wasmtail_buffer: %w", err))
 		in.close()
-		return nil, m.classify(ctx, in, fmt.Errorf("wasmtail_buffer: %w", err))
+		return nil, e
 	}
 	in.mem.Write(in.bufPtr, cfg)
 	in.stack[0], in.stack[1] = uint64(in.bufPtr), uint64(len(cfg))
@@ -325,7 +341,12 @@ func (in *instance) ensureBuffer(ctx context.Context, size uint32) error {
 
 func (in *instance) close() {
 	_ = in.mod.Close(context.Background())
-	v := in.v
+	in.v.release()
+}
+
+// release gives back an instance's place in live; the compiled code of a
+// retired version is closed with its last instance.
+func (v *version) release() {
 	v.mu.Lock()
 	v.live--
 	done := v.retired && v.live == 0
@@ -335,15 +356,25 @@ func (in *instance) close() {
 	}
 }
 
-// get returns an idle instance or builds one.
+// errRetired: the version was swapped out between loading it and taking an
+// instance; the caller takes the current one.
+var errRetired = errors.New("version retired")
+
+// get returns an idle instance or builds one, reserving its place in live
+// first so that retire never closes the compiled code under it.
 func (v *version) get(ctx context.Context) (*instance, *Error) {
 	v.mu.Lock()
+	if v.retired {
+		v.mu.Unlock()
+		return nil, &Error{Module: v.m.cfg.Name, Kind: KindCanceled, Err: errRetired}
+	}
 	if n := len(v.idle); n > 0 {
 		in := v.idle[n-1]
 		v.idle = v.idle[:n-1]
 		v.mu.Unlock()
 		return in, nil
 	}
+	v.live++
 	v.mu.Unlock()
 	return v.instantiate(ctx)
 }
@@ -395,10 +426,17 @@ func (m *Module) Process(ctx context.Context, in *hostabi.Encoder, out func(*hos
 	if until := m.until.Load(); until != 0 && time.Now().UnixNano() < until {
 		return 0, m.errorf(KindQuarantined, "until %s", time.Unix(0, until).Format(time.RFC3339))
 	}
-	v := m.cur.Load()
 	var last *Error
-	for attempt := range 2 {
+	for attempt := 0; attempt < 2; attempt++ {
+		v := m.cur.Load()
 		inst, e := v.get(ctx)
+		if e != nil && errors.Is(e.Err, errRetired) {
+			if m.closed.Load() {
+				return traps, m.errorf(KindCanceled, "module closed")
+			}
+			attempt-- // swapped meanwhile: take the new version, no failure
+			continue
+		}
 		if e == nil {
 			e = inst.call(ctx, in, out)
 			if e == nil {
@@ -499,7 +537,7 @@ func (m *Module) classify(ctx context.Context, in *instance, err error) *Error {
 		k = KindCanceled
 	case in != nil && atLimit(in.mem, m.cfg.MemoryLimitMB):
 		k = KindMemory
-		err = fmt.Errorf("memory at %d of %d MiB: %w", in.mem.Size()>>20, m.cfg.MemoryLimitMB, err)
+		err = fmt.Errorf("memory at %.1f of %d MiB: %w", float64(in.mem.Size())/(1<<20), m.cfg.MemoryLimitMB, err)
 	}
 	return &Error{Module: m.cfg.Name, Kind: k, Err: err}
 }

@@ -70,3 +70,97 @@ func TestPoolRace(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestSwap: a bad module never replaces a running one; a good one does,
+// and batches keep flowing through the handle across the swap.
+func TestSwap(t *testing.T) {
+	rt, logs := newRuntime(t)
+	ctx := context.Background()
+	m, err := rt.Load(ctx, readWasm(t, "testdata/identity.wasm"), runtime.ModuleConfig{Name: "m"})
+	require.NoError(t, err)
+	defer m.Close(ctx)
+	var enc hostabi.Encoder
+	run := func() error {
+		encodeLines(&enc, "x")
+		_, err := m.Process(ctx, &enc, func(*hostabi.View) {})
+		return err
+	}
+	require.NoError(t, run())
+
+	err = m.Swap(ctx, readWasm(t, "testdata/hostile/nomarker.wasm"))
+	var re *runtime.Error
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, runtime.KindRefused, re.Kind)
+	assert.Contains(t, re.Error(), `wasm module "m": refused: no ABI marker`)
+	require.NoError(t, run(), "the old version keeps running")
+
+	require.NoError(t, m.Swap(ctx, readWasm(t, "testdata/hostile/loop.wasm")))
+	err = run()
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, runtime.KindTimeout, re.Kind)
+	assert.Contains(t, logs.String(), "module=m")
+
+	require.NoError(t, m.Swap(ctx, readWasm(t, "testdata/identity.wasm")))
+	require.NoError(t, run())
+}
+
+func TestLoadRefusals(t *testing.T) {
+	rt, _ := newRuntime(t)
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		wasm []byte
+		want string
+	}{
+		{"not wasm", []byte("hello"), "compile:"},
+		{"no marker", readWasm(t, "testdata/hostile/nomarker.wasm"), "no ABI marker"},
+		{"unknown version", readWasm(t, "testdata/hostile/v2.wasm"), "unknown ABI version v2"},
+		{"init traps", readWasm(t, "testdata/hostile/inittrap.wasm"), "wasmtail_init: wasm error: unreachable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := rt.Load(ctx, tt.wasm, runtime.ModuleConfig{Name: tt.name})
+			var re *runtime.Error
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, runtime.KindRefused, re.Kind)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+// TestSwapUnderLoad swaps versions while workers run batches: none fails
+// (batches in flight finish on the version they started on).
+func TestSwapUnderLoad(t *testing.T) {
+	rt, _ := newRuntime(t)
+	ctx := context.Background()
+	wasm := readWasm(t, "testdata/identity.wasm")
+	m, err := rt.Load(ctx, wasm, runtime.ModuleConfig{Name: "m"})
+	require.NoError(t, err)
+	defer m.Close(ctx)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var enc hostabi.Encoder
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				encodeLines(&enc, "a", "b")
+				traps, err := m.Process(ctx, &enc, func(*hostabi.View) {})
+				if !assert.NoError(t, err) || !assert.Zero(t, traps) {
+					return
+				}
+			}
+		}()
+	}
+	for range 20 {
+		require.NoError(t, m.Swap(ctx, wasm))
+	}
+	close(stop)
+	wg.Wait()
+}

@@ -68,30 +68,96 @@ func wasmtailInit(ptr, n uint32) int32 {
 	return hostabi.ResultOK
 }
 
+// rawRecord and rawField are the ABI's record and field, as laid out in
+// memory (hostabi.RecordSize, hostabi.FieldSize).
+type rawRecord struct {
+	sec     int64
+	nsec    int32
+	nfields uint32
+}
+
+type rawField struct {
+	keyPtr, keyLen, valPtr, valLen uint32
+}
+
+// keyCache maps the host's key addresses to interned strings: the host
+// writes each distinct key once per batch, so a batch costs one lookup per
+// distinct key instead of one per field.
+type keyCache struct {
+	ptr, n uint32
+	s      string
+}
+
+var (
+	kc    [8]keyCache
+	kcLen int
+)
+
+// Under the agent every Go function call and loop iteration pays for the
+// deadline check, so this path avoids both where it can: it reads and
+// writes the ABI's tables as Go structs in place.
+//
 //go:wasmexport wasmtail_process
 func wasmtailProcess(count, nbytes uint32) int64 {
 	base := addr(unsafe.SliceData(inBuf))
-	if uint64(nbytes) > uint64(len(inBuf)) {
-		Log(LevelError, "batch larger than the buffer")
+	tables := uint64(hostabi.HeaderSize) + uint64(hostabi.RecordSize)*uint64(count)
+	if uint64(nbytes) > uint64(len(inBuf)) || tables > uint64(nbytes) {
+		Log(LevelError, "input: batch larger than the buffer")
 		return -hostabi.ResultBadInput
 	}
-	v, err := hostabi.ParseInput(inBuf[:nbytes], base, base, nbytes, int(count))
-	if err != nil {
-		Log(LevelError, "input: "+err.Error())
+	nf := *(*uint32)(unsafe.Pointer(&inBuf[4]))
+	if tables+uint64(hostabi.FieldSize)*uint64(nf) > uint64(nbytes) {
+		Log(LevelError, "input: fields outside the batch")
 		return -hostabi.ResultBadInput
 	}
+	p := unsafe.Pointer(&inBuf[0])
+	recs := unsafe.Slice((*rawRecord)(unsafe.Add(p, hostabi.HeaderSize)), count)
+	fields := unsafe.Slice((*rawField)(unsafe.Add(p, tables)), nf)
 	b := &theB
 	b.Reset()
-	j := 0
-	for i := range v.Len() {
-		h := v.Record(i)
-		fs := b.Fields(h.NFields)
-		for range h.NFields {
-			f := v.Field(j)
-			j++
-			fs = append(fs, Field{Key: key(v.Bytes(f.KeyPtr, f.KeyLen)), Value: v.Bytes(f.ValPtr, f.ValLen)})
+	if cap(b.Records) < int(count) {
+		b.Records = make([]Record, 0, count)
+	}
+	if cap(b.fields) < int(nf) {
+		b.fields = make([]Field, 0, max(int(nf), 2*cap(b.fields)))
+	}
+	b.Records = b.Records[:count]
+	all := b.fields[:nf]
+	b.fields = all
+	j := uint32(0)
+	for i := range recs {
+		r := &recs[i]
+		n := r.nfields
+		if uint64(j)+uint64(n) > uint64(nf) {
+			Log(LevelError, "input: record fields outside the batch")
+			return -hostabi.ResultBadInput
 		}
-		b.Records = append(b.Records, Record{Sec: h.Sec, Nsec: h.Nsec, Fields: fs})
+		fs := all[j : j+n : j+n]
+		if n == 1 { // the common case, without an inner loop
+			f := &fields[j]
+			if f.valPtr < base || uint64(f.valPtr-base)+uint64(f.valLen) > uint64(nbytes) {
+				Log(LevelError, "input: value outside the batch")
+				return -hostabi.ResultBadInput
+			}
+			fs[0].Value = unsafe.Slice((*byte)(unsafe.Add(p, f.valPtr-base)), f.valLen)
+			if c := &kc[0]; c.ptr == f.keyPtr && c.n == f.keyLen {
+				fs[0].Key = c.s
+			} else {
+				fs[0].Key = internKey(f, base, nbytes)
+			}
+		} else {
+			for k := range fs {
+				f := &fields[j+uint32(k)]
+				if f.valPtr < base || uint64(f.valPtr-base)+uint64(f.valLen) > uint64(nbytes) {
+					Log(LevelError, "input: value outside the batch")
+					return -hostabi.ResultBadInput
+				}
+				fs[k].Value = unsafe.Slice((*byte)(unsafe.Add(p, f.valPtr-base)), f.valLen)
+				fs[k].Key = internKey(f, base, nbytes)
+			}
+		}
+		j += n
+		b.Records[i] = Record{Sec: r.sec, Nsec: r.nsec, Fields: fs}
 	}
 	if err := proc.Process(b); err != nil {
 		Log(LevelError, "process: "+err.Error())
@@ -102,6 +168,25 @@ func wasmtailProcess(count, nbytes uint32) int64 {
 		return -hostabi.ResultError
 	}
 	return encode(b.Records)
+}
+
+// internKey returns the key of f as a string the processor may keep.
+func internKey(f *rawField, base, nbytes uint32) string {
+	for i := range kcLen {
+		if c := &kc[i]; c.ptr == f.keyPtr && c.n == f.keyLen {
+			return c.s
+		}
+	}
+	if f.keyPtr < base || uint64(f.keyPtr-base)+uint64(f.keyLen) > uint64(nbytes) {
+		return ""
+	}
+	s := key(inBuf[f.keyPtr-base : f.keyPtr-base+f.keyLen])
+	if kcLen == len(kc) {
+		kcLen = 0
+	}
+	kc[kcLen] = keyCache{ptr: f.keyPtr, n: f.keyLen, s: s}
+	kcLen++
+	return s
 }
 
 // key interns an input key so a processor may keep it.
@@ -124,32 +209,29 @@ func encode(recs []Record) int64 {
 	for i := range recs {
 		nf += len(recs[i].Fields)
 	}
+	if len(recs) == 0 {
+		return 0 // no records
+	}
 	size := hostabi.HeaderSize + hostabi.RecordSize*len(recs) + hostabi.FieldSize*nf
 	if cap(outBuf)*8 < size {
 		outBuf = make([]uint64, (size+7)/8+len(recs)*2)
 	}
-	out := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(outBuf))), size)
-	hostabi.PutHeader(out, uint32(len(recs)), uint32(nf))
-	o := hostabi.HeaderSize
-	fo := o + hostabi.RecordSize*len(recs)
+	p := unsafe.Pointer(unsafe.SliceData(outBuf))
+	*(*[2]uint32)(p) = [2]uint32{uint32(len(recs)), uint32(nf)}
+	orecs := unsafe.Slice((*rawRecord)(unsafe.Add(p, hostabi.HeaderSize)), len(recs))
+	ofields := unsafe.Slice((*rawField)(unsafe.Add(p, hostabi.HeaderSize+hostabi.RecordSize*len(recs))), nf)
+	j := 0
 	for i := range recs {
 		r := &recs[i]
-		hostabi.PutRecord(out[o:], hostabi.RecordHeader{Sec: r.Sec, Nsec: r.Nsec, NFields: len(r.Fields)})
-		o += hostabi.RecordSize
+		orecs[i] = rawRecord{sec: r.Sec, nsec: r.Nsec, nfields: uint32(len(r.Fields))}
 		for _, f := range r.Fields {
 			var vp uint32
 			if len(f.Value) > 0 {
 				vp = addr(unsafe.SliceData(f.Value))
 			}
-			hostabi.PutField(out[fo:], hostabi.FieldRef{
-				KeyPtr: addr(unsafe.StringData(f.Key)), KeyLen: uint32(len(f.Key)),
-				ValPtr: vp, ValLen: uint32(len(f.Value)),
-			})
-			fo += hostabi.FieldSize
+			ofields[j] = rawField{keyPtr: addr(unsafe.StringData(f.Key)), keyLen: uint32(len(f.Key)), valPtr: vp, valLen: uint32(len(f.Value))}
+			j++
 		}
 	}
-	if size == hostabi.HeaderSize && len(recs) == 0 {
-		return 0 // no records
-	}
-	return int64(addr(&out[0]))<<32 | int64(size)
+	return int64(addr((*byte)(p)))<<32 | int64(size)
 }

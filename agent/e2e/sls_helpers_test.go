@@ -3,12 +3,18 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,15 +23,129 @@ import (
 	"github.com/wasmtail/wasmtail/agent/internal/slslocal"
 )
 
-// slsEnv is an agent scratch layout plus a local SLS endpoint in the test
-// process; the agent (the real binary) sends to it over TCP.
+// slsEnv is an agent scratch layout plus a local SLS endpoint: the real
+// `wasmtail sls-local` binary, controlled over its admin HTTP API, which
+// the agent (the real binary too) sends to over TCP.
 type slsEnv struct {
 	*env
-	srv *slslocal.Server
+	srv *slsProc
 }
 
-func newSLSEnv(t *testing.T, opts slslocal.Options) *slsEnv {
-	return &slsEnv{env: newEnv(t), srv: slslocal.Start(t, opts)}
+func newSLSEnv(t *testing.T, extraArgs ...string) *slsEnv {
+	e := &slsEnv{env: newEnv(t)}
+	e.srv = startSLSLocal(t, filepath.Join(e.root, "sls"), extraArgs...)
+	return e
+}
+
+// slsProc is a running `wasmtail sls-local`.
+type slsProc struct {
+	t    testing.TB
+	addr string
+	data string
+	cmd  *exec.Cmd
+	log  *syncBuffer
+}
+
+func startSLSLocal(t testing.TB, data string, extraArgs ...string) *slsProc {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	args := append([]string{"sls-local", "--listen", addr, "--data", data,
+		"--access-key-id", slslocal.TestAccessKeyID, "--access-key-secret", slslocal.TestAccessKeySecret}, extraArgs...)
+	p := &slsProc{t: t, addr: addr, data: data, cmd: exec.Command(binary, args...), log: &syncBuffer{}}
+	p.cmd.Stderr = p.log
+	require.NoError(t, p.cmd.Start())
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-done
+		}
+	})
+	if !poll(10*time.Second, func() bool {
+		resp, err := http.Get("http://" + addr + "/_local/stats")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	}) {
+		t.Fatalf("sls-local not up: %s", p.log.String())
+	}
+	return p
+}
+
+// Addr is the endpoint's address, for flusher_sls's Endpoint.
+func (p *slsProc) Addr() string { return p.addr }
+
+func (p *slsProc) do(method, path string, body any, out any) {
+	p.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(p.t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, "http://"+p.addr+path, rd)
+	require.NoError(p.t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(p.t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	require.Equal(p.t, 200, resp.StatusCode, "%s %s: %s", method, path, b)
+	if out != nil {
+		require.NoError(p.t, json.Unmarshal(b, out))
+	}
+}
+
+// InjectFault adds a fault (POST /_local/faults).
+func (p *slsProc) InjectFault(f slslocal.Fault) {
+	p.t.Helper()
+	f.DelayMs, f.ForMs = f.Delay.Milliseconds(), f.For.Milliseconds()
+	p.do(http.MethodPost, "/_local/faults", f, nil)
+}
+
+// ClearFaults removes every fault.
+func (p *slsProc) ClearFaults() {
+	p.t.Helper()
+	p.do(http.MethodDelete, "/_local/faults", nil, nil)
+}
+
+// Stats returns the endpoint's counters.
+func (p *slsProc) Stats() slslocal.Stats {
+	p.t.Helper()
+	var st slslocal.Stats
+	p.do(http.MethodGet, "/_local/stats", nil, &st)
+	return st
+}
+
+// readContents calls fn with the content of every stored log of
+// demo/nginx, in arrival order.
+func (p *slsProc) readContents(fn func(content string)) {
+	p.t.Helper()
+	resp, err := http.Get("http://" + p.addr + "/_local/logs/demo/nginx")
+	require.NoError(p.t, err)
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return
+	}
+	require.Equal(p.t, 200, resp.StatusCode)
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	var rec struct {
+		Content string `json:"content"`
+	}
+	for sc.Scan() {
+		rec.Content = ""
+		require.NoError(p.t, json.Unmarshal(sc.Bytes(), &rec))
+		fn(rec.Content)
+	}
+	require.NoError(p.t, sc.Err())
 }
 
 // pipeline writes a pipeline "nginx" reading logs/*.log into flusher_sls;
@@ -95,22 +215,25 @@ var seqRE = regexp.MustCompile(`seq=(\d{9}) `)
 func (e *slsEnv) slsCounts(t *testing.T, n int) (counts []int, foreign int) {
 	t.Helper()
 	counts = make([]int, n)
-	err := e.srv.ReadLogs("demo", "nginx", func(r map[string]string) {
-		m := seqRE.FindStringSubmatch(r["content"])
+	var line []byte
+	e.srv.readContents(func(c string) {
+		m := seqRE.FindStringSubmatch(c)
 		if m == nil {
 			foreign++
 			return
 		}
 		i, _ := strconv.Atoi(m[1])
-		if i >= n || string(nginxLine(nil, i)) != r["content"]+"\n" {
+		if i >= n {
+			foreign++
+			return
+		}
+		line = nginxLine(line[:0], i)
+		if string(line[:len(line)-1]) != c {
 			foreign++
 			return
 		}
 		counts[i]++
 	})
-	if !os.IsNotExist(err) {
-		require.NoError(t, err)
-	}
 	return counts, foreign
 }
 

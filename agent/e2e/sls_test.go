@@ -24,7 +24,7 @@ func TestSLSExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
-	e := newSLSEnv(t, slslocal.Options{})
+	e := newSLSEnv(t)
 	e.pipeline("", "")
 	agent := e.startAgent()
 	start := time.Now()
@@ -58,12 +58,12 @@ func TestSLSFaults(t *testing.T) {
 		require.NoError(t, err)
 		outage = d
 	}
-	e := newSLSEnv(t, slslocal.Options{})
+	e := newSLSEnv(t)
 	// Short retries inside Export, so the pipeline's own retry loop (and
 	// its error counter) is exercised too.
 	e.pipeline("", "RetrySecs: 5")
 	agent := e.startAgent()
-	inject := func(f slslocal.Fault) { require.NoError(t, e.srv.InjectFault(f)) }
+	inject := e.srv.InjectFault
 
 	inject(slslocal.Fault{Status: 503, For: outage})
 	start := time.Now()
@@ -132,7 +132,7 @@ func TestSLSKill(t *testing.T) {
 		t.Skip("end-to-end test")
 	}
 	const n = 200_000
-	e := newSLSEnv(t, slslocal.Options{})
+	e := newSLSEnv(t)
 	e.pipeline("", "")
 	agent := e.startAgent()
 	path := filepath.Join(e.logs, "access.log")
@@ -140,7 +140,7 @@ func TestSLSKill(t *testing.T) {
 	e.waitLogs(t, 10_000, time.Minute)
 	// Slow answers, given after the logs were stored, so requests whose
 	// logs arrived are in flight at the kill.
-	require.NoError(t, e.srv.InjectFault(slslocal.Fault{Delay: 300 * time.Millisecond, AfterStore: true, For: time.Hour}))
+	e.srv.InjectFault(slslocal.Fault{Delay: 300 * time.Millisecond, AfterStore: true, For: time.Hour})
 	writeLines(t, path, n/2, n)
 	time.Sleep(time.Second)
 	before := e.srv.Stats().Logs
@@ -163,7 +163,7 @@ func TestSLSDeadLetter(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
-	e := newSLSEnv(t, slslocal.Options{MaxBodyBytes: 1 << 20})
+	e := newSLSEnv(t, "--max-body-bytes", "1048576")
 	e.pipeline("MaxLineKB: 4096", "")
 	agent := e.startAgent()
 	path := filepath.Join(e.logs, "access.log")

@@ -69,6 +69,13 @@ type Agent struct {
 	// ShutdownGrace bounds the drain on SIGTERM. Default 25s, inside
 	// Kubernetes' 30s.
 	ShutdownGrace time.Duration `koanf:"shutdown_grace"`
+	// ExitWhenFile names a file whose appearance makes the agent stop as it
+	// does on SIGTERM (read what was written, deliver, save checkpoints) and
+	// exit 0: for a classic sidecar next to a Job's application, which
+	// creates the file once it has written its last line, so that the Job
+	// completes on clusters without native sidecars. Checked every 500ms.
+	// Default empty: never.
+	ExitWhenFile string `koanf:"exit_when_file"`
 	// UserDefinedID is sent as the tag __user_defined_id__. Default empty;
 	// ALIYUN_LOGTAIL_USER_DEFINED_ID sets it.
 	UserDefinedID string `koanf:"user_defined_id"`

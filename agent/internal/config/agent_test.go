@@ -76,6 +76,7 @@ func TestLoadAgent(t *testing.T) {
 			base:    func(*testing.T) config.Agent { return fromFile() },
 			want:    func(a *config.Agent) { a.Data, a.ScanInterval = "/override", 10*time.Second },
 		},
+		{name: "exit when file", environ: []string{"WASMTAIL_EXIT_WHEN_FILE=/var/log/app/.done"}, base: defaultAgent, want: func(a *config.Agent) { a.ExitWhenFile = "/var/log/app/.done" }},
 		{name: "empty HTTP disables", environ: []string{"WASMTAIL_HTTP="}, base: defaultAgent, want: func(a *config.Agent) { a.HTTP = "" }},
 		{name: "WASMTAIL_CONFIG is not a key", environ: []string{"WASMTAIL_CONFIG=/etc/wasmtail/agent.yaml"}, base: defaultAgent, want: func(*config.Agent) {}},
 		{

@@ -17,7 +17,7 @@ import (
 const Usage = `wasmtail sls-local: a local endpoint that accepts SLS PutLogs as the real service does.
 
 Usage:
-  wasmtail sls-local [--listen 127.0.0.1:9871] [--data DIR] [--print]
+  wasmtail sls-local [--listen 127.0.0.1:9871] [--data DIR] [--print] [--discard]
                      [--access-key-id ID --access-key-secret SECRET] [--security-token TOKEN]
                      [--max-body-bytes N] [--fault SPEC]...
 
@@ -45,6 +45,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:9871", "address to listen on")
 	data := fs.String("data", "", "folder to store accepted logs in (default: keep none)")
 	print := fs.Bool("print", false, "print every accepted log as a JSON line on standard output")
+	discard := fs.Bool("discard", false, "check and count requests but keep nothing (for benchmarks)")
 	akid := fs.String("access-key-id", envOr("ALIBABA_CLOUD_ACCESS_KEY_ID", "local"), "the AccessKeyId requests must be signed with")
 	secret := fs.String("access-key-secret", envOr("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "local-secret"), "the AccessKeySecret requests must be signed with")
 	token := fs.String("security-token", "", "an STS token requests must carry (default: none required)")
@@ -66,7 +67,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	opts := Options{AccessKeyID: *akid, AccessKeySecret: *secret, SecurityToken: *token, Data: *data,
-		MaxBodyBytes: *maxBody, Log: log}
+		MaxBodyBytes: *maxBody, Log: log, Discard: *discard}
 	if *print {
 		opts.Print = stdout
 	}

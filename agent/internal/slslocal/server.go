@@ -12,6 +12,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -393,7 +394,7 @@ func (s *Server) accept(r *http.Request, body []byte) *slsError {
 		host = h
 	}
 	project, rest, ok := strings.Cut(host, ".")
-	if !ok || project == "" || rest == "" {
+	if !ok || project == "" || rest == "" || net.ParseIP(host) != nil {
 		return errorf(400, "MissingHost", "the Host header %q does not start with a project name (<project>.<endpoint>)", r.Host)
 	}
 	rawSize, err := strconv.Atoi(r.Header.Get("x-log-bodyrawsize"))
@@ -424,19 +425,73 @@ func (s *Server) accept(r *http.Request, body []byte) *slsError {
 	if e != nil {
 		return e
 	}
-	var lg slssdk.LogGroup
-	if err := lg.Unmarshal(raw); err != nil {
-		return errorf(400, "PostBodyInvalid", "the body is not a LogGroup: %v", err)
+	var n int
+	if s.opts.Discard && s.opts.Print == nil {
+		// Nothing to keep: count the logs without decoding them.
+		if n, err = countLogs(raw); err != nil {
+			return errorf(400, "PostBodyInvalid", "the body is not a LogGroup: %v", err)
+		}
+	} else {
+		var lg slssdk.LogGroup
+		if err := lg.Unmarshal(raw); err != nil {
+			return errorf(400, "PostBodyInvalid", "the body is not a LogGroup: %v", err)
+		}
+		n = len(lg.Logs)
+		if n <= s.opts.MaxLogs {
+			if err := s.store(project, logstore, &lg); err != nil {
+				return errorf(500, "InternalServerError", "store: %v", err)
+			}
+		}
 	}
-	if len(lg.Logs) > s.opts.MaxLogs {
-		return errorf(400, "PostBodyInvalid", "%d logs in one LogGroup exceed the limit of %d", len(lg.Logs), s.opts.MaxLogs)
+	if n > s.opts.MaxLogs {
+		return errorf(400, "PostBodyInvalid", "%d logs in one LogGroup exceed the limit of %d", n, s.opts.MaxLogs)
 	}
-	if err := s.store(project, logstore, &lg); err != nil {
-		return errorf(500, "InternalServerError", "store: %v", err)
-	}
-	s.logs.Add(int64(len(lg.Logs)))
+	s.logs.Add(int64(n))
 	s.bytes.Add(int64(len(raw)))
 	return nil
+}
+
+// countLogs counts the Logs fields (1) of an encoded LogGroup, checking
+// only its top-level framing.
+func countLogs(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		key, k := binary.Uvarint(b)
+		if k <= 0 {
+			return 0, errors.New("bad field key")
+		}
+		b = b[k:]
+		switch key & 7 {
+		case 0:
+			_, k = binary.Uvarint(b)
+			if k <= 0 {
+				return 0, errors.New("bad varint")
+			}
+			b = b[k:]
+		case 1:
+			if len(b) < 8 {
+				return 0, errors.New("truncated fixed64")
+			}
+			b = b[8:]
+		case 5:
+			if len(b) < 4 {
+				return 0, errors.New("truncated fixed32")
+			}
+			b = b[4:]
+		case 2:
+			l, k := binary.Uvarint(b)
+			if k <= 0 || l > uint64(len(b)-k) {
+				return 0, errors.New("bad length")
+			}
+			b = b[k+int(l):]
+		default:
+			return 0, fmt.Errorf("wire type %d", key&7)
+		}
+		if key>>3 == 1 {
+			n++
+		}
+	}
+	return n, nil
 }
 
 func logstoreFromPath(p string) (string, bool) {

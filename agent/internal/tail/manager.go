@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,11 +92,15 @@ type Manager struct {
 	scanErrs map[string]bool
 	tailNew  bool // the pipeline runs for the first time: TailSizeKB applies to the first scan
 
-	cancel  context.CancelFunc
-	scanC   chan struct{}
-	wg      sync.WaitGroup // readers
-	loop    chan struct{}  // closed when the scan loop exits
-	started bool
+	cancel     context.CancelFunc
+	cancelScan context.CancelFunc
+	// draining is set by Shutdown: readers read to the end once more, then
+	// exit.
+	draining atomic.Bool
+	scanC    chan struct{}
+	wg       sync.WaitGroup // readers
+	loop     chan struct{}  // closed when the scan loop exits
+	started  bool
 }
 
 // orphan is what is left of a file whose content moved: a checkpoint
@@ -210,7 +215,11 @@ func tagName(tags map[string]string, key, def string) string {
 // Start resolves the saved checkpoints, starts the watcher and the scan
 // loop, and returns.
 func (m *Manager) Start(ctx context.Context) error {
+	// Readers live until Shutdown's final read is over (or cut short);
+	// discovery stops as soon as Shutdown starts.
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	var scanCtx context.Context
+	scanCtx, m.cancelScan = context.WithCancel(ctx)
 	m.started = true
 	m.tailNew = !m.opts.Store.Known(m.opts.Pipeline)
 	m.opts.Store.Register(m.opts.Pipeline)
@@ -226,7 +235,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.resume(ctx)
 	m.scan(ctx)
 	m.tailNew = false
-	go m.run(ctx)
+	go m.run(scanCtx, ctx)
 	return nil
 }
 
@@ -236,14 +245,40 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	if !m.started {
 		return nil
 	}
-	m.cancel()
+	// Stop discovery, then let every reader read its file to the current
+	// end and hand on the whole lines it finds: in a pod, the emptyDir goes
+	// away with the pod, so what the application wrote just before SIGTERM
+	// must be read now. Within half of what is left of ctx: the pipeline
+	// still has to deliver it.
+	m.cancelScan()
 	var err error
 	if m.watcher != nil {
 		err = m.watcher.Close()
 	}
 	<-m.loop
+	m.draining.Store(true)
+	m.mu.Lock()
+	for _, r := range m.readers {
+		r.wake()
+	}
+	m.mu.Unlock()
+	drain := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		drain, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(dl)/2))
+		defer cancel()
+	}
 	done := make(chan struct{})
 	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		m.cancel()
+		return err
+	case <-drain.Done():
+	}
+	// Out of time: stop the readers where they are (what they did not hand
+	// on is read again after a restart).
+	m.cancel()
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -252,7 +287,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	return err
 }
 
-func (m *Manager) run(ctx context.Context) {
+func (m *Manager) run(ctx, readers context.Context) {
 	defer close(m.loop)
 	t := time.NewTicker(m.opts.ScanInterval)
 	defer t.Stop()
@@ -263,7 +298,7 @@ func (m *Manager) run(ctx context.Context) {
 		case <-t.C:
 		case <-m.scanC:
 		}
-		m.scan(ctx)
+		m.scan(readers)
 	}
 }
 

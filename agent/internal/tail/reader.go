@@ -110,6 +110,9 @@ func (r *reader) run(ctx context.Context) {
 			continue
 		}
 		// At the end of the file.
+		if r.m.draining.Load() {
+			return // Shutdown's final read is done for this file
+		}
 		if active {
 			// The file is being written: pause a little so that the next read
 			// takes a larger chunk, whatever the writer's pace (one read per

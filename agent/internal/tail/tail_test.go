@@ -359,3 +359,18 @@ func TestNewFileInNewDirectoryPickedUpWithinASecond(t *testing.T) {
 	assert.Equal(t, []string{"hello"}, h.sink.waitN(t, 1))
 	assert.Less(t, time.Since(start), time.Second)
 }
+
+func TestShutdownReadsToTheEnd(t *testing.T) {
+	// Lines written just before Shutdown are read and handed on by it,
+	// whatever the reader's idle backoff: in a pod, the emptyDir goes away
+	// with the pod.
+	h := newHarness(t, defaultInput("$DIR/*.log"), 4096)
+	h.write("a.log", "first\n")
+	h.start()
+	h.sink.waitN(t, 1)
+	time.Sleep(2 * time.Second) // the reader backs off to its longest poll
+	h.write("a.log", "last 1\nlast 2\npartial")
+	h.stop()
+	assert.Equal(t, []string{"first", "last 1", "last 2"}, h.sink.got(),
+		"whole lines read at shutdown; the partial line stays for a restart")
+}

@@ -168,9 +168,11 @@ type Processor struct {
 	quiet   atomic.Int64 // failures not logged since lastLog
 }
 
-// state is one call's scratch: the encoder and the interned output keys.
+// state is one call's scratch: the encoder, the input records and the
+// interned output keys.
 type state struct {
 	enc  hostabi.Encoder
+	orig []batch.Record
 	keys map[string]string
 }
 
@@ -210,7 +212,9 @@ func (p *Processor) Process(ctx context.Context, b *batch.Batch) error {
 			enc.AddField(f.Key, f.Value)
 		}
 	}
+	st.orig = append(st.orig[:0], b.Records...)
 	traps, err := p.mod.Process(ctx, enc, func(v *hostabi.View) { p.apply(b, st, v) })
+	clear(st.orig)
 	p.countTraps(b, traps)
 	if err != nil {
 		p.fail(b, err)
@@ -218,12 +222,25 @@ func (p *Processor) Process(ctx context.Context, b *batch.Batch) error {
 	return nil
 }
 
-// apply replaces b's records with the module's output.
+// apply replaces b's records with the module's output. A record whose
+// fields are exactly those of an input record (a filter kept it, a parser
+// left it alone) keeps its field slice; other fields are rebuilt, pointing
+// into the batch's buffer where the guest returned slices of its input.
 func (p *Processor) apply(b *batch.Batch, st *state, v *hostabi.View) {
 	n := v.Len()
 	j := 0
+	k := 0 // the input record the guest's output is expected to come from
 	for i := range n {
 		h := v.Record(i)
+		if in, ok := unchanged(st, v, h, j, &k); ok {
+			if in != i { // b.Records[in] may be overwritten already: take the copy
+				b.Records[i] = st.orig[in]
+			}
+			r := &b.Records[i]
+			r.Sec, r.Nsec = h.Sec, h.Nsec
+			j += h.NFields
+			continue
+		}
 		fs := b.NewFields()
 		for range h.NFields {
 			f := v.Field(j)
@@ -250,6 +267,43 @@ func (p *Processor) apply(b *batch.Batch, st *state, v *hostabi.View) {
 	}
 	clear(b.Records[n:])
 	b.Records = b.Records[:n]
+}
+
+// unchanged reports whether output record h, whose first field is j, is
+// input record in handed back with the same fields. k is a cursor over
+// input records: outputs usually come in input order.
+func unchanged(st *state, v *hostabi.View, h hostabi.RecordHeader, j int, k *int) (in int, ok bool) {
+	if h.NFields == 0 {
+		return 0, false
+	}
+	m, ok := st.enc.InputField(v.Field(j))
+	if !ok {
+		return 0, false
+	}
+	nrec := len(st.orig)
+	if *k < nrec {
+		if first, _ := st.enc.RecordFields(*k); first > m {
+			*k = 0
+		}
+	}
+	for ; *k < nrec; *k++ {
+		first, nf := st.enc.RecordFields(*k)
+		if first < m {
+			continue
+		}
+		if first != m || nf != h.NFields {
+			return 0, false
+		}
+		for x := 1; x < nf; x++ {
+			if mm, ok := st.enc.InputField(v.Field(j + x)); !ok || mm != m+x {
+				return 0, false
+			}
+		}
+		in = *k
+		*k++
+		return in, true
+	}
+	return 0, false
 }
 
 // fail passes b's records on unchanged, each with ErrorKey saying why.

@@ -12,6 +12,7 @@ import (
 	"github.com/wasmtail/wasmtail/agent/internal/batch"
 	"github.com/wasmtail/wasmtail/agent/internal/config"
 	"github.com/wasmtail/wasmtail/agent/internal/wasmproc"
+	"github.com/wasmtail/wasmtail/examples/logfmt"
 	"github.com/wasmtail/wasmtail/examples/nginx"
 	"github.com/wasmtail/wasmtail/sdk"
 )
@@ -128,4 +129,35 @@ func TestGoAndCGuestsAgree(t *testing.T) {
 	}
 	wg.Wait()
 	assert.NotContains(t, e.logs.String(), "level=WARN")
+}
+
+// TestLogfmtWasmMatchesNative: the logfmt example compiled to Wasm gives
+// the records the same Go code gives natively.
+func TestLogfmtWasmMatchesNative(t *testing.T) {
+	e := newEnv(t)
+	cfg := map[string]any{"KeepContent": true, "Prefix": "app_"}
+	p := e.build(t, map[string]any{"Module": filepath.Join(repo, "examples", "logfmt", "logfmt.wasm"), "Config": cfg})
+	lines := []string{`level=info msg="hello \"you\"" n=1`, "no pairs here", `a=1 b= c="x y" d`, ""}
+	b := newBatch(lines...)
+	require.NoError(t, p.Process(context.Background(), b))
+
+	var lp logfmt.Parser
+	require.NoError(t, lp.Init([]byte(`{"KeepContent": true, "Prefix": "app_"}`)))
+	nb := newBatch(lines...)
+	var sb sdk.Batch
+	for _, r := range nb.Records {
+		sb.Records = append(sb.Records, sdk.Record{Sec: r.Sec, Nsec: r.Nsec, Fields: []sdk.Field{{Key: "content", Value: r.Fields[0].Value}}})
+	}
+	require.NoError(t, lp.Process(&sb))
+	var want []batch.Record
+	for _, r := range sb.Records {
+		var fs []batch.Field
+		for _, f := range r.Fields {
+			fs = append(fs, batch.Field{Key: f.Key, Value: f.Value})
+		}
+		want = append(want, batch.Record{Sec: r.Sec, Nsec: r.Nsec, Fields: fs})
+	}
+	assert.Equal(t, dump(want), dump(b.Records))
+	assert.Contains(t, dump(b.Records)[0], `app_msg="hello \"you\""`)
+	assert.Contains(t, dump(b.Records)[2], `app_d=""`)
 }

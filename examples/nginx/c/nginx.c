@@ -1,10 +1,15 @@
 /* nginx.c: the nginx "combined" access-line parser of nginx.go, in C.
  * Both must give identical records (examples/nginx tests).
  *
- *   clang --target=wasm32-wasi -O2 -mexec-model=reactor -I ../../../sdk/c -o nginx.wasm nginx.c
+ *   clang --target=wasm32-wasi -O2 -msimd128 -mexec-model=reactor -I ../../../sdk/c -o nginx.wasm nginx.c
+ *
+ * Speed note: under the agent every loop iteration of a guest costs a
+ * check that the batch's deadline has not passed, so scanning 16 bytes per
+ * iteration (SIMD) instead of one makes this parser several times faster.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <wasm_simd128.h>
 
 #include "wasmtail.h"
 
@@ -35,9 +40,35 @@ WASMTAIL_EXPORT("wasmtail_init") int32_t wt_init(uint32_t cfg, uint32_t len) {
 
 typedef struct { const char *p; uint32_t n; } span;
 
+static const char *line_start; /* of the line being parsed */
+
+/* find returns the first c in [p, end), 16 bytes per step, or 0. Most
+ * tokens are shorter than 16 bytes, so the first step is peeled off the
+ * loop: a loop costs a deadline check on entry and per iteration. */
+static const char *find(const char *p, const char *end, char c) {
+    v128_t needle = wasm_i8x16_splat(c);
+    if (end - p >= 16) {
+        uint32_t m = (uint32_t)wasm_i8x16_bitmask(wasm_i8x16_eq(wasm_v128_load(p), needle));
+        if (m) return p + __builtin_ctz(m);
+        p += 16;
+        for (; end - p >= 16; p += 16) {
+            m = (uint32_t)wasm_i8x16_bitmask(wasm_i8x16_eq(wasm_v128_load(p), needle));
+            if (m) return p + __builtin_ctz(m);
+        }
+    }
+    if (p == end) return 0;
+    if (end - line_start >= 16) { /* the last 16 bytes of the line, minus those before p */
+        const char *q = end - 16;
+        uint32_t m = (uint32_t)wasm_i8x16_bitmask(wasm_i8x16_eq(wasm_v128_load(q), needle));
+        m &= ~0u << (p - q);
+        return m ? q + __builtin_ctz(m) : 0;
+    }
+    return memchr(p, c, (size_t)(end - p));
+}
+
 /* tok cuts the text before the next stop byte: [*p, stop) */
 static int tok(const char **p, const char *end, char stop, span *s) {
-    const char *q = memchr(*p, stop, (size_t)(end - *p));
+    const char *q = find(*p, end, stop);
     if (!q) return 0;
     s->p = *p;
     s->n = (uint32_t)(q - *p);
@@ -48,6 +79,7 @@ static int tok(const char **p, const char *end, char stop, span *s) {
 /* parse returns 8, 6 or 0 like nginx.Parse. */
 static int parse(const char *p, const char *end, span v[8]) {
     span ident;
+    line_start = p;
     if (!tok(&p, end, ' ', &v[0]) || v[0].n == 0) return 0;
     if (!tok(&p, end, ' ', &ident)) return 0;
     if (!tok(&p, end, ' ', &v[1])) return 0;
@@ -60,7 +92,7 @@ static int parse(const char *p, const char *end, span v[8]) {
     if (p == end || *p != ' ') return 0;
     p++;
     if (!tok(&p, end, ' ', &v[4]) || v[4].n == 0) return 0;
-    const char *sp = memchr(p, ' ', (size_t)(end - p));
+    const char *sp = find(p, end, ' ');
     v[5].p = p;
     v[5].n = (uint32_t)((sp ? sp : end) - p);
     p = sp ? sp : end;
@@ -73,8 +105,13 @@ static int parse(const char *p, const char *end, span v[8]) {
     return 8;
 }
 
+/* is_content compares with two loads: memcmp would be a loop. */
 static int is_content(const wt_field *f) {
-    return f->key_len == 7 && memcmp(wt_key(f), "content", 7) == 0;
+    uint32_t a, b;
+    if (f->key_len != 7) return 0;
+    memcpy(&a, wt_key(f), 4);
+    memcpy(&b, wt_key(f) + 3, 4);
+    return a == 0x746e6f63u /* "cont" */ && b == 0x746e6574u /* "tent" */;
 }
 
 WASMTAIL_EXPORT("wasmtail_process") int64_t wt_process(uint32_t count, uint32_t nbytes) {
@@ -104,16 +141,32 @@ WASMTAIL_EXPORT("wasmtail_process") int64_t wt_process(uint32_t count, uint32_t 
         const wt_field *fs = fin;
         fin += r.nfields;
         const wt_field *content = 0;
-        for (uint32_t k = 0; k < r.nfields; k++)
-            if (is_content(&fs[k])) { content = &fs[k]; break; }
+        if (r.nfields == 1) { /* the common case, without a loop */
+            if (is_content(fs)) content = fs;
+        } else {
+            for (uint32_t k = 0; k < r.nfields; k++)
+                if (is_content(&fs[k])) { content = &fs[k]; break; }
+        }
         int n = content ? parse(wt_val(content), wt_val(content) + content->val_len, v) : 0;
         uint32_t start = nf;
         if (n == 0) {
             for (uint32_t k = 0; k < r.nfields; k++) fout[nf++] = fs[k];
         } else {
-            for (uint32_t k = 0; k < r.nfields; k++)
-                if (&fs[k] != content) fout[nf++] = fs[k];
-            for (int k = 0; k < n; k++) fout[nf++] = wt_field_of(keys[k], key_lens[k], v[k].p, v[k].n);
+            if (r.nfields > 1)
+                for (uint32_t k = 0; k < r.nfields; k++)
+                    if (&fs[k] != content) fout[nf++] = fs[k];
+            wt_field *o = fout + nf; /* unrolled: n is 6 or 8 */
+            o[0] = wt_field_of(keys[0], key_lens[0], v[0].p, v[0].n);
+            o[1] = wt_field_of(keys[1], key_lens[1], v[1].p, v[1].n);
+            o[2] = wt_field_of(keys[2], key_lens[2], v[2].p, v[2].n);
+            o[3] = wt_field_of(keys[3], key_lens[3], v[3].p, v[3].n);
+            o[4] = wt_field_of(keys[4], key_lens[4], v[4].p, v[4].n);
+            o[5] = wt_field_of(keys[5], key_lens[5], v[5].p, v[5].n);
+            if (n == 8) {
+                o[6] = wt_field_of(keys[6], key_lens[6], v[6].p, v[6].n);
+                o[7] = wt_field_of(keys[7], key_lens[7], v[7].p, v[7].n);
+            }
+            nf += (uint32_t)n;
         }
         rout[i] = r;
         rout[i].nfields = nf - start;

@@ -27,10 +27,7 @@ const (
 func (f *Flusher) deadLetter(b *batch.Batch, i int, e *slssdk.Error) error {
 	r := &b.Records[i]
 	off := recordOffset(b, r)
-	path := ""
-	if b.Source != nil {
-		path = b.Source.Path
-	}
+	path := sourcePath(b)
 	reason := "rejected"
 	if e != nil {
 		reason = fmt.Sprintf("%d %s: %s", e.HTTPCode, e.Code, e.Message)

@@ -27,5 +27,19 @@
 // signs it (v1 or v4) and posts it to http(s)://<project>.<endpoint>. For an
 // endpoint given as IP:port or localhost:port, the HTTP client dials that
 // address whatever the URL's host is, so the Host header stays
-// <project>.<endpoint>.
+// <project>.<endpoint>. (An https:// endpoint is verified against the name
+// <project>.<endpoint>, so an IP address with https needs a certificate for
+// that name.)
+//
+// # Batching and throughput
+//
+// A batch is one chunk of one file (about 256 KiB), acknowledged as a whole,
+// so it is sent as it is: one request (split only past MaxBatchLogs or
+// MaxBatchBytes), with no timer and no accumulation across batches, whose
+// acknowledgement would have to wait for the others. LoongCollector does
+// the same for files whose checkpoint follows delivery. Requests of one
+// pipeline worker are sequential, so against a distant endpoint throughput
+// is about 256 KiB per round trip per worker: set the pipeline's global
+// Workers (4 to 8) for a remote region. Measured against the local endpoint
+// answering 20 ms late: 11 MB/s with 1 worker, 41 MB/s with 4.
 package sls

@@ -5,6 +5,7 @@ import (
 
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
 	"github.com/gogo/protobuf/proto"
+	"github.com/pierrec/lz4/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -107,5 +108,20 @@ func TestParseEndpoint(t *testing.T) {
 		sdk, dial := parseEndpoint(tt.in)
 		assert.Equal(t, tt.sdk, sdk, tt.in)
 		assert.Equal(t, tt.dial, dial, tt.in)
+	}
+}
+
+func TestStoreLZ4(t *testing.T) {
+	for _, n := range []int{0, 1, 14, 15, 16, 269, 270, 271, 1000, 70000} {
+		src := make([]byte, n)
+		for i := range src {
+			src[i] = byte(i*7919 + i/3)
+		}
+		dst := make([]byte, lz4.CompressBlockBound(n))
+		m := storeLZ4(src, dst)
+		got := make([]byte, n)
+		k, err := lz4.UncompressBlock(dst[:m], got)
+		require.NoError(t, err, "n=%d", n)
+		assert.Equal(t, src, got[:k], "n=%d", n)
 	}
 }

@@ -269,7 +269,7 @@ func (f *Flusher) Export(ctx context.Context, b *batch.Batch) error {
 		return fmt.Errorf("%s: %w", f.set.Name, err)
 	}
 	if s.retries > 0 {
-		f.log.Info("batch delivered after retries", "pipeline", f.set.Pipeline, "file", b.Source.Path,
+		f.log.Info("batch delivered after retries", "pipeline", f.set.Pipeline, "file", sourcePath(b),
 			"offset", b.Begin, "retries", s.retries)
 	}
 	return nil

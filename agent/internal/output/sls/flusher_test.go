@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -73,7 +74,7 @@ func start(t *testing.T, srvOpts slslocal.Options, change func(c *config.Flusher
 	m := metrics.New()
 	cfg := testConfig(srv)
 	set := sls.Settings{Name: "test flusher_sls", Pipeline: "p", Flusher: "0_flusher_sls", DataDir: dir,
-		Metrics: m, Credentials: testCreds, HostIP: "10.1.2.3"}
+		Metrics: m, Credentials: testCreds, HostIP: "10.1.2.3", Log: slog.New(slog.NewTextHandler(tWriter{t}, nil))}
 	if change != nil {
 		change(&cfg, &set)
 	}
@@ -101,6 +102,14 @@ func contents(recs []map[string]string) []string {
 		out = append(out, r["content"])
 	}
 	return out
+}
+
+// tWriter sends the flusher's log lines to the test's log.
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }
 
 var packID = regexp.MustCompile(`^[0-9A-F]{16}-[0-9a-f]+$`)

@@ -96,7 +96,7 @@ func (s *sender) send(lo, hi int) error {
 			_, _ = s.f.creds.get(true) // rotated credentials, perhaps
 		}
 		if s.retries == 0 {
-			s.f.log.Warn("PutLogs failed, retrying", "pipeline", s.f.set.Pipeline, "file", s.b.Source.Path,
+			s.f.log.Warn("PutLogs failed, retrying", "pipeline", s.f.set.Pipeline, "file", sourcePath(s.b),
 				"offset", s.b.Begin, "logs", hi-lo, "err", describeErr(err))
 		}
 		s.retries++
@@ -133,6 +133,15 @@ func (s *sender) put(lo, hi int) error {
 	m.tags = append(m.tags, batch.Tag{Key: PackIDTag, Value: f.nextPackID(s.b.Source)})
 	raw := appendLogGroup((*bp)[:0], s.b.Records[lo:hi], &m, f.set.TimestampNanosecond)
 	*bp = raw
+	// Compress here, into a pooled buffer, rather than in the SDK (which
+	// allocates and zeroes a new buffer per request): the body goes to the
+	// SDK as "uncompressed" and the two headers that describe it are
+	// InnerHeaders, which the SDK sets before it signs.
+	body, inner, release, err := f.compressBody(raw)
+	if err != nil {
+		return err
+	}
+	defer release()
 
 	ctx, cancel := context.WithTimeout(s.ctx, f.timeout)
 	defer cancel()
@@ -147,12 +156,13 @@ func (s *sender) put(lo, hi int) error {
 		HTTPClient:      &http.Client{Transport: ctxTransport{base: f.transport, ctx: ctx}},
 		Region:          f.cfg.Region,
 		AuthVersion:     slssdk.AuthVersionType(f.cfg.AuthVersion),
+		InnerHeaders:    inner,
 	}
 	var hk *string
 	if s.hashKey != "" {
 		hk = &s.hashKey
 	}
-	err = c.PostRawLogWithCompressType(f.cfg.Project, f.cfg.Logstore, raw, f.compress, hk)
+	err = c.PostRawLogWithCompressType(f.cfg.Project, f.cfg.Logstore, body, slssdk.Compress_None, hk)
 	f.requests.WithLabelValues(statusLabel(err)).Inc()
 	return err
 }
@@ -232,4 +242,12 @@ func describeErr(err error) string {
 		return se.Message
 	}
 	return err.Error()
+}
+
+// sourcePath is the file a batch came from, for log lines.
+func sourcePath(b *batch.Batch) string {
+	if b.Source == nil {
+		return ""
+	}
+	return b.Source.Path
 }
