@@ -75,3 +75,6 @@ clean:
 
 # Wasm modules, examples and fuzzing (issue 3)
 -include Makefile.wasm
+
+# Built-in parsers as Wasm modules (issue 4)
+-include Makefile.parsers

@@ -82,7 +82,8 @@ const (
 	MaxBatchBytes = 64 << 20
 	// MaxLogLen is the longest log line kept; longer lines are cut.
 	MaxLogLen = 4096
-	// MaxLogCallsPerCall is how many times a module may call log during one
-	// call of an export before the host stops it as a flood.
+	// MaxLogCallsPerCall is how many times a module may call log (or write
+	// to stdout/stderr) during one call of an export, plus 2 per record of
+	// the batch, before the host stops it as a flood.
 	MaxLogCallsPerCall = 1024
 )

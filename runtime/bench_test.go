@@ -83,7 +83,8 @@ func itoa(n int) string {
 // BenchmarkCompileCached measures loading a Go guest (2.6 MB) in a fresh
 // runtime whose compilation cache folder already has it: "compile" is the
 // compile step alone, "load" adds the checks, instantiation, the Go
-// runtime's start-up and wasmtail_init.
+// runtime's start-up and wasmtail_init. "load-again" is a second processor
+// loading a module the same runtime already runs (compiled code is shared).
 func BenchmarkCompileCached(b *testing.B) {
 	wasm := readWasm(b, filepath.Join("..", "examples", "nginx", "nginx.wasm"))
 	dir := b.TempDir()
@@ -92,6 +93,20 @@ func BenchmarkCompileCached(b *testing.B) {
 	require.NoError(b, err)
 	require.NoError(b, warm.Precompile(ctx, wasm, 64))
 	require.NoError(b, warm.Close(ctx))
+	b.Run("load-again", func(b *testing.B) {
+		rt, err := runtime.New(ctx, runtime.Config{})
+		require.NoError(b, err)
+		defer rt.Close(ctx)
+		first, err := rt.Load(ctx, wasm, runtime.ModuleConfig{Name: "nginx"})
+		require.NoError(b, err)
+		defer first.Close(ctx)
+		b.ResetTimer()
+		for range b.N {
+			m, err := rt.Load(ctx, wasm, runtime.ModuleConfig{Name: "nginx"})
+			require.NoError(b, err)
+			require.NoError(b, m.Close(ctx))
+		}
+	})
 	b.Run("compile", func(b *testing.B) {
 		for range b.N {
 			rt, err := runtime.New(ctx, runtime.Config{CacheDir: dir})

@@ -129,9 +129,11 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, cfg ModuleConfig) (*Mod
 	return m, nil
 }
 
-// Precompile compiles wasm into the compilation cache (and its folder, if
-// any) without checking or running it, so that a later Load of the same
-// bytes and memory limit is fast.
+// Precompile compiles wasm into the compilation cache folder without
+// checking or running it, so that a later Load of the same bytes and memory
+// limit, in this runtime or in one started later, is fast. Without
+// Config.CacheDir it only reports compile errors: in memory, compiled code
+// lives as long as a loaded module uses it.
 func (r *Runtime) Precompile(ctx context.Context, wasm []byte, memoryLimitMB int) error {
 	cfg := ModuleConfig{MemoryLimitMB: memoryLimitMB}.withDefaults(r)
 	e, err := r.engine(ctx, uint32(cfg.MemoryLimitMB)*16)

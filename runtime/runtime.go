@@ -83,7 +83,7 @@ func (r *Runtime) engine(ctx context.Context, pages uint32) (wazero.Runtime, err
 	}
 	e := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
 		WithCompilationCache(r.cache).
-		WithCloseOnContextDone(false).
+		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(pages))
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, e); err != nil {
 		_ = e.Close(ctx)

@@ -20,7 +20,9 @@ import (
 )
 
 // BenchmarkSLSvsBlackhole runs the agent binary over the same file of nginx
-// lines into flusher_blackhole and into flusher_sls → the local endpoint
+// lines into flusher_blackhole and into flusher_sls → the local endpoint,
+// without processors and with processor_parse_regex_native (skipped while
+// the binary does not know it),
 // (`wasmtail sls-local --discard`: it checks every request and counts the
 // logs but stores nothing; lz4 and zstd, v1 signature), and reports for the
 // agent process: MB/s of file per CPU core (bytes / CPU seconds), CPU
@@ -54,7 +56,7 @@ func BenchmarkSLSvsBlackhole(b *testing.B) {
 	require.NoError(b, err)
 	bytes := fi.Size()
 
-	sinks := []string{"blackhole", "sls_lz4", "sls_zstd", "sls_none"}
+	sinks := []string{"blackhole", "sls_lz4", "sls_zstd", "sls_none", "blackhole_regex", "sls_lz4_regex"}
 	if s := os.Getenv("E2E_BENCH_SINKS"); s != "" {
 		sinks = strings.Split(s, ",")
 	}
@@ -67,14 +69,23 @@ func BenchmarkSLSvsBlackhole(b *testing.B) {
 					require.NoError(b, os.MkdirAll(d, 0o755))
 				}
 				var srv *slsProc
+				kind, regex := strings.CutSuffix(sink, "_regex")
 				flusher := "  - Type: flusher_blackhole\n"
-				if sink != "blackhole" {
+				if kind != "blackhole" {
 					srv = startSLSLocal(b, filepath.Join(root, "sls"), "--discard")
 					flusher = fmt.Sprintf("  - Type: flusher_sls\n    Project: demo\n    Logstore: nginx\n    Endpoint: %s\n    CompressType: %s\n",
-						srv.Addr(), strings.TrimPrefix(sink, "sls_"))
+						srv.Addr(), strings.TrimPrefix(kind, "sls_"))
 				}
-				pl := fmt.Sprintf("inputs:\n  - Type: input_file\n    FilePaths: [%s/*.log]\nflushers:\n%s", logs, flusher)
-				require.NoError(b, os.WriteFile(filepath.Join(pipelines, "nginx.yaml"), []byte(pl), 0o644))
+				procs := ""
+				if regex {
+					procs = "processors:\n" + nginxRegexProcessor
+				}
+				pl := fmt.Sprintf("inputs:\n  - Type: input_file\n    FilePaths: [%s/*.log]\n%sflushers:\n%s", logs, procs, flusher)
+				plPath := filepath.Join(pipelines, "nginx.yaml")
+				require.NoError(b, os.WriteFile(plPath, []byte(pl), 0o644))
+				if out, err := exec.Command(binary, "validate", plPath).CombinedOutput(); err != nil {
+					b.Skipf("this binary cannot run the pipeline (no regex parser yet?): %s", out)
+				}
 
 				l, err := net.Listen("tcp", "127.0.0.1:0")
 				require.NoError(b, err)
@@ -106,6 +117,26 @@ func BenchmarkSLSvsBlackhole(b *testing.B) {
 				}
 				pid := cmd.Process.Pid
 				cpu0 := cpuSeconds(pid)
+				profiled := make(chan struct{})
+				if dir := os.Getenv("E2E_BENCH_PROFILE"); dir == "" {
+					close(profiled)
+				} else {
+					// A CPU profile of the agent, from its pprof endpoint,
+					// over the run's first 4 seconds.
+					go func() {
+						defer close(profiled)
+						resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=4")
+						if err != nil {
+							return
+						}
+						defer resp.Body.Close()
+						if f, err := os.Create(filepath.Join(dir, sink+".pprof")); err == nil {
+							_, _ = io.Copy(f, resp.Body)
+							f.Close()
+						}
+					}()
+					time.Sleep(100 * time.Millisecond)
+				}
 				start := time.Now()
 				// A new file in the watched folder is read from its start.
 				require.NoError(b, os.Link(corpus, filepath.Join(logs, "access.log")))
@@ -121,6 +152,7 @@ func BenchmarkSLSvsBlackhole(b *testing.B) {
 				wall := time.Since(start).Seconds()
 				cpu := cpuSeconds(pid) - cpu0
 				rss := peakRSS(pid)
+				<-profiled
 				mb := float64(bytes) / 1e6
 				b.ReportMetric(mb/cpu, "MB/s/core")
 				b.ReportMetric(cpu/(float64(bytes)/(1<<30)), "cpu-s/GiB")
@@ -132,3 +164,11 @@ func BenchmarkSLSvsBlackhole(b *testing.B) {
 		})
 	}
 }
+
+// nginxRegexProcessor parses the corpus lines with
+// processor_parse_regex_native, as LoongCollector's docs configure it.
+const nginxRegexProcessor = `  - Type: processor_parse_regex_native
+    SourceKey: content
+    Regex: '([\d.]+) \S+ \S+ \[(\S+) \S+\] "(\w+) ([^"]*) ([^"]*)" (\d+) (\d+) "([^"]*)" "([^"]*)"'
+    Keys: [ip, time, method, url, protocol, status, size, referer, agent]
+`

@@ -54,6 +54,7 @@ type Parser struct {
 	overwritten bool
 	colKeys     []string
 	cols        [][]byte
+	buf         []byte
 	w           rec.Builder
 }
 
@@ -209,11 +210,12 @@ func (p *Parser) splitQuoted(b *sdk.Batch, s []byte) bool {
 		doubleQuote
 	)
 	state := initial
-	start := 0    // start of the current field's text
+	start := 0     // start of the current field's text
 	var buf []byte // unquoted copy when a doubled quote occurs
 	copied := false
 	flush := func(end int) {
 		if copied {
+			buf = append(buf, s[start:end]...)
 			p.cols = append(p.cols, b.Append(buf))
 		} else {
 			p.cols = append(p.cols, s[start:end:end])
@@ -257,7 +259,7 @@ func (p *Parser) splitQuoted(b *sdk.Batch, s []byte) bool {
 			case q:
 				// A doubled quote: keep one.
 				if !copied {
-					buf = append(p.scratch(), s[start:i]...)
+					buf = append(p.buf[:0], s[start:i]...)
 					copied = true
 				} else {
 					buf = append(buf, s[start:i]...)
@@ -268,10 +270,8 @@ func (p *Parser) splitQuoted(b *sdk.Batch, s []byte) bool {
 				return false
 			}
 		}
-		if copied && state == quoted && start <= i && c != q {
-			// Text after a doubled quote is gathered by the next flush.
-		}
 	}
+	defer func() { p.buf = buf[:0] }()
 	switch state {
 	case quoted:
 		return false
@@ -296,7 +296,5 @@ func (p *Parser) splitQuoted(b *sdk.Batch, s []byte) bool {
 	}
 	return true
 }
-
-func (p *Parser) scratch() []byte { return nil }
 
 var _ sdk.Processor = (*Parser)(nil)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/wasmtail/wasmtail/agent/internal/agent"
 	"github.com/wasmtail/wasmtail/agent/internal/config"
+	"github.com/wasmtail/wasmtail/agent/internal/native"
 	"github.com/wasmtail/wasmtail/agent/internal/output"
 	"github.com/wasmtail/wasmtail/agent/internal/pipeline"
 	"github.com/wasmtail/wasmtail/agent/internal/slslocal"
@@ -48,6 +49,7 @@ Usage:
 func processors() *pipeline.Registry {
 	reg := pipeline.NewRegistry()
 	wasmproc.Register(reg, wasmproc.Options{ModulesDir: os.Getenv("WASMTAIL_MODULES")})
+	native.Register(reg)
 	return reg
 }
 

@@ -202,7 +202,10 @@ func (p *Processor) Process(ctx context.Context, b *batch.Batch) error {
 		return nil
 	}
 	st := p.states.Get().(*state)
-	defer p.states.Put(st)
+	defer func() {
+		st.enc.Reset() // drop the references to b's bytes before pooling
+		p.states.Put(st)
+	}()
 	enc := &st.enc
 	enc.Reset()
 	for i := range b.Records {

@@ -29,7 +29,15 @@ const (
 	tagPairValue   = 2<<3 | 2
 )
 
-func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
+func uvarintLen(x uint64) int {
+	switch {
+	case x < 1<<7:
+		return 1
+	case x < 1<<14:
+		return 2
+	}
+	return (bits.Len64(x) + 6) / 7
+}
 
 // fieldLen is the size of a length-delimited field with a one-byte tag.
 func fieldLen(n int) int { return 1 + uvarintLen(uint64(n)) + n }
@@ -64,8 +72,13 @@ func appendBytes(dst []byte, tag byte, b []byte) []byte {
 }
 
 func appendLog(dst []byte, r *batch.Record, nanos bool) []byte {
+	return appendLogSized(dst, r, logBodyLen(r, nanos), nanos)
+}
+
+// appendLogSized is appendLog for a record whose logBodyLen is bodyLen.
+func appendLogSized(dst []byte, r *batch.Record, bodyLen int, nanos bool) []byte {
 	dst = append(dst, tagGroupLogs)
-	dst = binary.AppendUvarint(dst, uint64(logBodyLen(r, nanos)))
+	dst = binary.AppendUvarint(dst, uint64(bodyLen))
 	dst = append(dst, tagLogTime)
 	dst = binary.AppendUvarint(dst, uint64(uint32(r.Sec)))
 	for i := range r.Fields {
@@ -103,10 +116,15 @@ func (m *groupMeta) len() int {
 	return n
 }
 
-// appendLogGroup appends the LogGroup of records and m to dst.
-func appendLogGroup(dst []byte, records []batch.Record, m *groupMeta, nanos bool) []byte {
+// appendLogGroup appends the LogGroup of records and m to dst. bodyLens,
+// when not nil, holds each record's logBodyLen.
+func appendLogGroup(dst []byte, records []batch.Record, bodyLens []int, m *groupMeta, nanos bool) []byte {
 	for i := range records {
-		dst = appendLog(dst, &records[i], nanos)
+		if bodyLens != nil {
+			dst = appendLogSized(dst, &records[i], bodyLens[i], nanos)
+		} else {
+			dst = appendLog(dst, &records[i], nanos)
+		}
 	}
 	if m.topic != "" {
 		dst = appendString(dst, tagGroupTopic, m.topic)

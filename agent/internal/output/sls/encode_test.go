@@ -1,6 +1,7 @@
 package sls
 
 import (
+	"encoding/binary"
 	"testing"
 
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
@@ -62,8 +63,13 @@ func TestEncodeMatchesSDK(t *testing.T) {
 			}
 			want, err := proto.Marshal(lg)
 			require.NoError(t, err)
-			got := appendLogGroup(nil, b.Records, &tt.meta, tt.nanos)
+			got := appendLogGroup(nil, b.Records, nil, &tt.meta, tt.nanos)
 			assert.Equal(t, want, got)
+			var lens []int
+			for i := range b.Records {
+				lens = append(lens, logBodyLen(&b.Records[i], tt.nanos))
+			}
+			assert.Equal(t, want, appendLogGroup(nil, b.Records, lens, &tt.meta, tt.nanos))
 			assert.Equal(t, len(want), size, "computed size")
 		})
 	}
@@ -108,6 +114,12 @@ func TestParseEndpoint(t *testing.T) {
 		sdk, dial := parseEndpoint(tt.in)
 		assert.Equal(t, tt.sdk, sdk, tt.in)
 		assert.Equal(t, tt.dial, dial, tt.in)
+	}
+}
+
+func TestUvarintLen(t *testing.T) {
+	for _, x := range []uint64{0, 1, 127, 128, 16383, 16384, 1<<21 - 1, 1 << 21, 1<<63 + 5} {
+		assert.Equal(t, len(binary.AppendUvarint(nil, x)), uvarintLen(x), "x=%d", x)
 	}
 }
 

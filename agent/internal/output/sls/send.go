@@ -37,7 +37,11 @@ type sender struct {
 	// done is the index of the first record not yet accepted.
 	done    int
 	retries int
+	// bodyLens[i] is the logBodyLen of record i (from done on).
+	bodyLens []int
 }
+
+var lensPool = sync.Pool{New: func() any { return new([]int) }}
 
 // run sends the records from s.done on, in requests within the size and
 // count limits.
@@ -45,10 +49,24 @@ func (s *sender) run() error {
 	recs := s.b.Records
 	nanos := s.f.set.TimestampNanosecond
 	base := s.meta.len() + metaAllowance
+	// Each record's encoded size, computed once for both the request
+	// boundaries and the encoding.
+	lp := lensPool.Get().(*[]int)
+	defer lensPool.Put(lp)
+	lens := (*lp)[:0]
+	for i := range recs {
+		n := 0
+		if i >= s.done {
+			n = logBodyLen(&recs[i], nanos)
+		}
+		lens = append(lens, n)
+	}
+	*lp = lens
+	s.bodyLens = lens
 	for s.done < len(recs) {
 		lo, hi, size := s.done, s.done, base
 		for hi < len(recs) && hi-lo < s.f.cfg.MaxBatchLogs {
-			n := logLen(&recs[hi], nanos)
+			n := fieldLen(lens[hi])
 			if hi > lo && size+n > s.f.cfg.MaxBatchBytes {
 				break
 			}
@@ -131,7 +149,7 @@ func (s *sender) put(lo, hi int) error {
 	m := s.meta
 	m.tags = append(make([]batch.Tag, 0, len(s.meta.tags)+1), s.meta.tags...)
 	m.tags = append(m.tags, batch.Tag{Key: PackIDTag, Value: f.nextPackID(s.b.Source)})
-	raw := appendLogGroup((*bp)[:0], s.b.Records[lo:hi], &m, f.set.TimestampNanosecond)
+	raw := appendLogGroup((*bp)[:0], s.b.Records[lo:hi], s.bodyLens[lo:hi], &m, f.set.TimestampNanosecond)
 	*bp = raw
 	// Compress here, into a pooled buffer, rather than in the SDK (which
 	// allocates and zeroes a new buffer per request): the body goes to the
