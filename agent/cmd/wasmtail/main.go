@@ -22,6 +22,7 @@ import (
 
 	"github.com/wasmtail/wasmtail/agent/internal/agent"
 	"github.com/wasmtail/wasmtail/agent/internal/config"
+	"github.com/wasmtail/wasmtail/agent/internal/metrics"
 	"github.com/wasmtail/wasmtail/agent/internal/native"
 	"github.com/wasmtail/wasmtail/agent/internal/output"
 	"github.com/wasmtail/wasmtail/agent/internal/pipeline"
@@ -46,11 +47,18 @@ Usage:
 `
 
 // processors is the registry of every processor type this binary knows.
-func processors() *pipeline.Registry {
+func processors(modulesDir, cacheDir string, log *slog.Logger, met *metrics.Metrics) *pipeline.Registry {
 	reg := pipeline.NewRegistry()
-	wasmproc.Register(reg, wasmproc.Options{ModulesDir: os.Getenv("WASMTAIL_MODULES")})
+	wasmproc.Register(reg, wasmproc.Options{ModulesDir: modulesDir, CacheDir: cacheDir, Log: log, Metrics: met})
 	native.Register(reg)
 	return reg
+}
+
+// toolProcessors is the registry of the one-shot commands (validate,
+// process), which have no agent config: modules come from WASMTAIL_MODULES
+// (or a path in the pipeline), and module logs go to stderr.
+func toolProcessors(stderr io.Writer) *pipeline.Registry {
+	return processors(os.Getenv("WASMTAIL_MODULES"), "", slog.New(slog.NewTextHandler(stderr, nil)), nil)
 }
 
 func main() {
@@ -110,7 +118,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	go agent.WatchSettings(ctx, *cfgPath, os.Environ(), cfg, level, log, cfg.ScanInterval)
 
-	a := agent.New(cfg, log, stdout, processors())
+	met := metrics.New()
+	procs := processors(cfg.Modules, filepath.Join(cfg.Data, "wasm-cache"), log, met)
+	a := agent.New(cfg, log, stdout, procs, met)
 	if err := a.Start(ctx); err != nil {
 		log.Error("agent not started", "err", err)
 		return 1
@@ -170,7 +180,20 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wasmtail validate: give one or more pipeline config files or folders")
 		return 2
 	}
+	reg := toolProcessors(stderr)
 	bad := 0
+	// check loads a pipeline's processors too (parameters, Wasm modules),
+	// as starting it would, then releases them.
+	check := func(pl *config.Pipeline) {
+		procs, err := pipeline.BuildProcessors(pl, reg)
+		pipeline.ShutdownProcessors(context.Background(), procs)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			bad++
+			return
+		}
+		fmt.Fprintf(stdout, "ok %s\n", pl.File)
+	}
 	for _, p := range args {
 		fi, err := os.Stat(p)
 		if err != nil {
@@ -179,23 +202,23 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		if fi.IsDir() {
-			pls, errs := config.LoadPipelineDir(p, processors().Known)
+			pls, errs := config.LoadPipelineDir(p, reg.Known)
 			for _, err := range errs {
 				fmt.Fprintln(stderr, err)
 				bad++
 			}
 			for _, pl := range pls {
-				fmt.Fprintf(stdout, "ok %s\n", pl.File)
+				check(pl)
 			}
 			continue
 		}
-		pl, err := config.LoadPipeline(p, processors().Known)
+		pl, err := config.LoadPipeline(p, reg.Known)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			bad++
 			continue
 		}
-		fmt.Fprintf(stdout, "ok %s\n", pl.File)
+		check(pl)
 	}
 	if bad > 0 {
 		return 1
@@ -218,16 +241,18 @@ func cmdProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wasmtail process: --pipeline FILE is required")
 		return 2
 	}
-	pl, err := config.LoadPipeline(*plPath, processors().Known)
+	reg := toolProcessors(stderr)
+	pl, err := config.LoadPipeline(*plPath, reg.Known)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	procs, err := pipeline.BuildProcessors(pl, processors())
+	procs, err := pipeline.BuildProcessors(pl, reg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	defer pipeline.ShutdownProcessors(context.Background(), procs)
 	inputs := fs.Args()
 	if len(inputs) == 0 {
 		inputs = []string{"-"}

@@ -58,12 +58,15 @@ type Agent struct {
 
 // New builds an agent from its config. Stdout is where flusher_stdout
 // writes; procs knows the processor types.
-func New(cfg *config.Agent, log *slog.Logger, stdout io.Writer, procs *pipeline.Registry) *Agent {
+func New(cfg *config.Agent, log *slog.Logger, stdout io.Writer, procs *pipeline.Registry, met *metrics.Metrics) *Agent {
+	if met == nil {
+		met = metrics.New()
+	}
 	return &Agent{
 		cfg:       cfg,
 		procs:     procs,
 		log:       log,
-		metrics:   metrics.New(),
+		metrics:   met,
 		stdout:    stdout,
 		pipelines: map[string]*pipeline.Pipeline{},
 		failed:    map[string]string{},

@@ -137,6 +137,7 @@ func New(cfg *config.Pipeline, set Settings) (*Pipeline, error) {
 		oset.TimestampNanosecond = cfg.Global.EnableTimestampNanosecond
 		f, err := output.New(fc, oset)
 		if err != nil {
+			ShutdownProcessors(context.Background(), procs)
 			return nil, fmt.Errorf("%s: flushers[%d] (%s): %w", cfg.File, fc.Index, fc.Type, err)
 		}
 		name := fmt.Sprintf("%d_%s", fc.Index, fc.Type)
@@ -151,6 +152,7 @@ func New(cfg *config.Pipeline, set Settings) (*Pipeline, error) {
 	var ctr *tail.Container
 	if cfg.Stdio != nil {
 		if ctr, err = containerOptions(cfg.Stdio); err != nil {
+			ShutdownProcessors(context.Background(), procs)
 			return nil, fmt.Errorf("%s: inputs[0] (input_container_stdio): %w", cfg.File, err)
 		}
 	}
@@ -167,6 +169,7 @@ func New(cfg *config.Pipeline, set Settings) (*Pipeline, error) {
 		Log:          set.Log,
 	})
 	if err != nil {
+		ShutdownProcessors(context.Background(), procs)
 		return nil, fmt.Errorf("%s: inputs[0] (input_file): %w", cfg.File, err)
 	}
 	p.tail = tm
@@ -229,12 +232,23 @@ func Frame(cfg *config.Pipeline, data []byte, path string) (*batch.Batch, error)
 	return tm.Frame(data, path), nil
 }
 
+// ShutdownProcessors releases what processors hold (Wasm instances) for
+// those that have a Shutdown method.
+func ShutdownProcessors(ctx context.Context, procs []Processor) {
+	for _, p := range procs {
+		if s, ok := p.(interface{ Shutdown(context.Context) error }); ok {
+			_ = s.Shutdown(ctx)
+		}
+	}
+}
+
 // BuildProcessors creates the processors of a pipeline config, in order.
 func BuildProcessors(cfg *config.Pipeline, reg *Registry) ([]Processor, error) {
 	var out []Processor
 	for _, pc := range cfg.Processors {
 		proc, err := reg.Build(pc)
 		if err != nil {
+			ShutdownProcessors(context.Background(), out)
 			return nil, fmt.Errorf("%s: processors[%d] (%s): %w", cfg.File, pc.Index, pc.Type, err)
 		}
 		out = append(out, proc)
@@ -278,6 +292,7 @@ func (p *Pipeline) Start(ctx context.Context) error {
 func (p *Pipeline) Shutdown(ctx context.Context) error {
 	p.stopOnce.Do(func() {
 		if !p.started {
+			ShutdownProcessors(ctx, p.processors)
 			for _, f := range p.flushers {
 				p.stopErr = errors.Join(p.stopErr, f.f.Shutdown(ctx))
 			}
@@ -295,6 +310,9 @@ func (p *Pipeline) Shutdown(ctx context.Context) error {
 			<-done
 		}
 		p.cancel()
+		// Processors after the workers (nothing calls them any more), then
+		// the flushers.
+		ShutdownProcessors(ctx, p.processors)
 		for _, f := range p.flushers {
 			errs = append(errs, f.f.Shutdown(ctx))
 		}
