@@ -40,7 +40,8 @@ fmt:
 ## bench: generates its own logs and measures the agent (see bench/README.md)
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./agent/internal/tail/ ./agent/internal/output/
-	$(GO) run ./bench -bin bin/wasmtail
+	$(GO) run ./bench -bin bin/wasmtail -line 512 -mib 1024 -rate 10 -secs 60
+	$(GO) run ./bench -bin bin/wasmtail -mib 512 -rate 0
 
 ## quickstart: the README quick start, end to end, on this machine
 quickstart: build
