@@ -1,11 +1,15 @@
 package parsers
 
 import (
+	"github.com/wasmtail/wasmtail/parsers/apache"
+	"github.com/wasmtail/wasmtail/parsers/apsara"
 	"github.com/wasmtail/wasmtail/parsers/delimiter"
 	"github.com/wasmtail/wasmtail/parsers/desensitize"
 	"github.com/wasmtail/wasmtail/parsers/filterregex"
 	"github.com/wasmtail/wasmtail/parsers/json"
+	"github.com/wasmtail/wasmtail/parsers/nginx"
 	"github.com/wasmtail/wasmtail/parsers/regex"
+	"github.com/wasmtail/wasmtail/parsers/timestamp"
 	"github.com/wasmtail/wasmtail/sdk"
 )
 
@@ -29,5 +33,9 @@ func Builtin() []Factory {
 		{delimiter.Type, "delimiter", func() sdk.Processor { return &delimiter.Parser{} }},
 		{filterregex.Type, "filterregex", func() sdk.Processor { return &filterregex.Filter{} }},
 		{desensitize.Type, "desensitize", func() sdk.Processor { return &desensitize.Processor{} }},
+		{timestamp.Type, "timestamp", func() sdk.Processor { return &timestamp.Parser{} }},
+		{apsara.Type, "apsara", func() sdk.Processor { return &apsara.Parser{} }},
+		{nginx.Type, "nginx", func() sdk.Processor { return &nginx.Parser{} }},
+		{apache.Type, "apache", func() sdk.Processor { return &apache.Parser{} }},
 	}
 }

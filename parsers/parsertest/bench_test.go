@@ -51,6 +51,29 @@ func csvLines(n int) [][]byte {
 	return out
 }
 
+func apsaraLines(n int) [][]byte {
+	rng := rand.New(rand.NewPCG(7, 8))
+	out := make([][]byte, n)
+	for i := range out {
+		s := i / 16 // 16 lines a second
+		out[i] = fmt.Appendf(nil, "[2024-06-01 %02d:%02d:%02d.%06d]\t[%s]\t[%d]\t[src/server/handler.cpp:%d]\trequest_id:%016x\tuser:%d\tlatency_us:%d\tmsg:request served from cache",
+			12+s/3600, s/60%60, s%60, rng.IntN(1e6), []string{"INFO", "WARNING", "ERROR"}[rng.IntN(3)], rng.IntN(1e5), rng.IntN(2000), rng.Uint64(), rng.IntN(1e6), rng.IntN(1e5))
+	}
+	return out
+}
+
+// timeLines are times in order, as a log has them (the parser's cache of
+// the last second counts).
+func timeLines(n int) [][]byte {
+	rng := rand.New(rand.NewPCG(9, 10))
+	out := make([][]byte, n)
+	for i := range out {
+		s := i / 16 // 16 lines a second, as a busy log has them
+		out[i] = fmt.Appendf(nil, "2024-06-01 %02d:%02d:%02d.%06d", 12+s/3600, s/60%60, s%60, rng.IntN(1e6))
+	}
+	return out
+}
+
 type stage struct {
 	typ string
 	cfg map[string]any
@@ -69,6 +92,10 @@ var benches = []struct {
 	{"json", jsonLines, []stage{{"processor_parse_json_native", map[string]any{"SourceKey": "content"}}}},
 	{"delimiter", csvLines, []stage{{"processor_parse_delimiter_native", map[string]any{"SourceKey": "content", "Separator": ",",
 		"Keys": []string{"ip", "time", "method", "url", "request_time", "request_length", "status", "length", "ref_url", "browser"}}}}},
+	{"nginx", nginxLines, []stage{{"processor_parse_nginx", map[string]any{"SourceKey": "content", "LogFormat": "combined"}}}},
+	{"apache", nginxLines, []stage{{"processor_parse_apache", map[string]any{"SourceKey": "content", "LogFormat": "combined"}}}},
+	{"timestamp", timeLines, []stage{{"processor_parse_timestamp_native", map[string]any{"SourceKey": "content", "SourceFormat": "%Y-%m-%d %H:%M:%S.%f", "SourceTimezone": "GMT+08:00"}}}},
+	{"apsara", apsaraLines, []stage{{"processor_parse_apsara_native", map[string]any{"SourceKey": "content", "Timezone": "GMT+08:00"}}}},
 }
 
 const batchLines = 1024

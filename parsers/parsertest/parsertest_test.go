@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -63,7 +64,55 @@ func corpus(t *testing.T) []corpusCase {
 			out = append(out, corpusCase{name: filepath.Base(dir) + "/" + typ + "#" + string(rune('0'+i)), typ: typ, config: cfg, in: in})
 		}
 	}
-	return out
+	return append(out, extraCases(rng)...)
+}
+
+// extraCases run parsers over generated lines, and the timestamp parser
+// (whose golden cases read keys other parsers made) over times.
+func extraCases(rng *rand.Rand) []corpusCase {
+	times := []string{"2017-1-11 15:05:07.012", "[2017-1-11 15:05:07.0123]", "11 Jan 17 15:05 MST", "Tuesday, 11-Jan-17 15:05:07.0123 MST",
+		"2017-01-11T15:05:07.012999999Z07:00", "1484147107", "1484147107123", "15:05:07.012 2017-1-11", "2017-1-11 15:05:07.012 +0700 (UTC)",
+		"01-01 15:05:00.999999999", "Wed Jan 11 03:05:07 PM 2017", "0", "-5", "1969-12-31 23:59:59"}
+	for _, l := range timeLines(64) {
+		times = append(times, string(l))
+	}
+	var cases []corpusCase
+	add := func(name, typ string, cfg map[string]any, lines []string) {
+		var in []Record
+		all := append([]string{}, lines...)
+		for _, l := range lines {
+			all = append(all, mutate(rng, l))
+		}
+		for k, l := range all {
+			in = append(in, Record{Sec: 1700000000 + int64(k), Nsec: int32(k), Fields: [][2]string{{"content", l}, {"__file_offset__", "42"}}})
+		}
+		c, _ := json.Marshal(cfg)
+		cases = append(cases, corpusCase{name: name, typ: typ, config: c, in: in})
+	}
+	for i, f := range []string{"%Y-%m-%d %H:%M:%S.%f", "[%Y-%m-%d %H:%M:%S.%f", "%d %b %y %H:%M", "%A, %d-%b-%y %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f",
+		"%s", "%s.%f", "%H:%M:%S.%f %Y-%m-%d", "%Y-%m-%d %H:%M:%S.%f %z (%Z)", "%m-%d %H:%M:%S.%f", "%c", "%a %b %d %r %Y"} {
+		cfg := map[string]any{"SourceKey": "content", "SourceFormat": f}
+		switch i % 3 {
+		case 1:
+			cfg["SourceTimezone"] = "GMT+08:00"
+		case 2:
+			cfg["SourceTimezone"] = "GMT-03:30"
+			cfg["SourceYear"] = 2020
+		}
+		add(fmt.Sprintf("extra/timestamp#%d", i), "processor_parse_timestamp_native", cfg, times)
+	}
+	lines := func(ls [][]byte) []string {
+		var out []string
+		for _, l := range ls {
+			out = append(out, string(l))
+		}
+		return out
+	}
+	add("extra/apsara", "processor_parse_apsara_native", map[string]any{"SourceKey": "content", "KeepingSourceWhenParseFail": true}, lines(apsaraLines(100)))
+	add("extra/nginx", "processor_parse_nginx", map[string]any{"SourceKey": "content", "KeepingSourceWhenParseFail": true}, lines(nginxLines(200)))
+	add("extra/nginx_custom", "processor_parse_nginx", map[string]any{"SourceKey": "content", "LogFormat": `$remote_addr $remote_user [$time_local] "$request" $status`}, lines(nginxLines(50)))
+	add("extra/apache", "processor_parse_apache", map[string]any{"SourceKey": "content", "LogFormat": "combined", "KeepingSourceWhenParseSucceed": true}, lines(nginxLines(200)))
+	return cases
 }
 
 func mutate(rng *rand.Rand, s string) string {

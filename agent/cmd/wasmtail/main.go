@@ -46,19 +46,27 @@ Usage:
   wasmtail version                           print the version
 `
 
+// moduleReloadInterval is how often the agent checks the Wasm module files
+// in use for a new version (hot reload, DESIGN.md §5).
+const moduleReloadInterval = 100 * time.Millisecond
+
 // processors is the registry of every processor type this binary knows.
-func processors(modulesDir, cacheDir string, log *slog.Logger, met *metrics.Metrics) *pipeline.Registry {
+// With reload > 0 the Wasm modules are hot-reloaded; close the returned
+// Modules when done.
+func processors(modulesDir, cacheDir string, log *slog.Logger, met *metrics.Metrics, reload time.Duration) (*pipeline.Registry, *wasmproc.Modules) {
 	reg := pipeline.NewRegistry()
-	wasmproc.Register(reg, wasmproc.Options{ModulesDir: modulesDir, CacheDir: cacheDir, Log: log, Metrics: met})
+	mods := wasmproc.Register(reg, wasmproc.Options{ModulesDir: modulesDir, CacheDir: cacheDir, Log: log, Metrics: met,
+		ReloadInterval: reload})
 	native.Register(reg)
-	return reg
+	return reg, mods
 }
 
 // toolProcessors is the registry of the one-shot commands (validate,
 // process), which have no agent config: modules come from WASMTAIL_MODULES
 // (or a path in the pipeline), and module logs go to stderr.
 func toolProcessors(stderr io.Writer) *pipeline.Registry {
-	return processors(os.Getenv("WASMTAIL_MODULES"), "", slog.New(slog.NewTextHandler(stderr, nil)), nil)
+	reg, _ := processors(os.Getenv("WASMTAIL_MODULES"), "", slog.New(slog.NewTextHandler(stderr, nil)), nil, 0)
+	return reg
 }
 
 func main() {
@@ -119,8 +127,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	go agent.WatchSettings(ctx, *cfgPath, os.Environ(), cfg, level, log, cfg.ScanInterval)
 
 	met := metrics.New()
-	procs := processors(cfg.Modules, filepath.Join(cfg.Data, "wasm-cache"), log, met)
+	procs, modules := processors(cfg.Modules, filepath.Join(cfg.Data, "wasm-cache"), log, met, moduleReloadInterval)
+	defer modules.Close()
 	a := agent.New(cfg, log, stdout, procs, met)
+	a.ReportModules(modules.Refused)
 	if err := a.Start(ctx); err != nil {
 		log.Error("agent not started", "err", err)
 		return 1

@@ -54,7 +54,15 @@ type Agent struct {
 	httpLn   net.Listener
 	httpDone chan struct{}
 	ready    atomic.Bool
+
+	// modules, when set, says which Wasm modules are refused (/readyz).
+	modules func() map[string]string
 }
+
+// ReportModules makes /readyz list the Wasm modules whose current file is
+// refused (refused returns module -> why). Call it before Start. The agent
+// stays ready: the previous version of a refused module keeps serving.
+func (a *Agent) ReportModules(refused func() map[string]string) { a.modules = refused }
 
 // New builds an agent from its config. Stdout is where flusher_stdout
 // writes; procs knows the processor types.
@@ -208,12 +216,14 @@ func (a *Agent) startHTTP() error {
 }
 
 // readyz answers 200 once every pipeline that could start has started, with
-// a JSON body naming the running pipelines and those that failed (and why).
+// a JSON body naming the running pipelines, those that failed (and why) and
+// the Wasm modules whose current file is refused (and why).
 func (a *Agent) readyz(w http.ResponseWriter, _ *http.Request) {
 	type status struct {
-		Ready   bool              `json:"ready"`
-		Running []string          `json:"running"`
-		Failed  map[string]string `json:"failed,omitempty"`
+		Ready          bool              `json:"ready"`
+		Running        []string          `json:"running"`
+		Failed         map[string]string `json:"failed,omitempty"`
+		RefusedModules map[string]string `json:"refused_modules,omitempty"`
 	}
 	a.mu.Lock()
 	st := status{Ready: a.ready.Load(), Running: []string{}, Failed: map[string]string{}}
@@ -225,6 +235,9 @@ func (a *Agent) readyz(w http.ResponseWriter, _ *http.Request) {
 	}
 	a.mu.Unlock()
 	sort.Strings(st.Running)
+	if a.modules != nil {
+		st.RefusedModules = a.modules()
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if !st.Ready {
 		w.WriteHeader(http.StatusServiceUnavailable)

@@ -84,7 +84,7 @@ var flusherPolicies = map[string]keyPolicy{
 var processorTypes = []string{
 	"processor_parse_regex_native", "processor_parse_json_native", "processor_parse_delimiter_native",
 	"processor_parse_timestamp_native", "processor_parse_apsara_native", "processor_filter_regex_native",
-	"processor_desensitize_native", "processor_wasm",
+	"processor_desensitize_native", "processor_parse_nginx", "processor_parse_apache", "processor_wasm",
 }
 
 // pipelineExts are the file extensions of pipeline configs.

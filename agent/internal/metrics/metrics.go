@@ -25,6 +25,7 @@ type Metrics struct {
 	ProcessorErrors *prometheus.CounterVec // pipeline, processor
 	WasmReloads     *prometheus.CounterVec // module, result
 	WasmTraps       *prometheus.CounterVec // pipeline, module
+	WasmModuleInfo  *prometheus.GaugeVec   // module, sha256 of each version running
 	PipelineErrors  *prometheus.CounterVec // pipeline: config files that failed to load
 	Pipelines       prometheus.Gauge
 	PipelineReloads *prometheus.CounterVec // pipeline, result (ok, error, removed)
@@ -80,6 +81,9 @@ func New() *Metrics {
 		WasmTraps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wasmtail_wasm_traps_total", Help: "Wasm traps, timeouts and out-of-memory.",
 		}, []string{"pipeline", "module"}),
+		WasmModuleInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "wasmtail_wasm_module_info", Help: "The running versions of each Wasm module (sha256 of the .wasm file); always 1.",
+		}, []string{"module", "sha256"}),
 		PipelineErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wasmtail_pipeline_config_errors_total", Help: "Pipeline config files that failed to load.",
 		}, []string{"pipeline"}),
@@ -95,7 +99,7 @@ func New() *Metrics {
 	}
 	r.MustRegister(m.InputBytes, m.InputEvents, m.InputLinesSplit, m.InputErrors, m.InputFiles,
 		m.InputBlocked, m.QueueBytes, m.FlusherEvents, m.FlusherErrors, m.FlusherRequests, m.DeadLetters, m.ProcessorErrors,
-		m.WasmReloads, m.WasmTraps, m.PipelineErrors, m.Pipelines, m.PipelineReloads, m.PipelineInfo,
+		m.WasmReloads, m.WasmTraps, m.WasmModuleInfo, m.PipelineErrors, m.Pipelines, m.PipelineReloads, m.PipelineInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -1,6 +1,7 @@
 package wasmproc
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -21,9 +22,14 @@ type Config struct {
 	// MemoryLimitMB caps each instance's memory, 1 to 2048 (results of
 	// wasmtail_process address the low 2 GiB). Default 64.
 	MemoryLimitMB int
+	// Sha256, when set, pins the module: the sha256 of the .wasm file (64
+	// hex digits) must be this, or the module is refused. A pinned module
+	// is not hot-reloaded to other bytes: a new file is refused until the
+	// pipeline's Sha256 is changed too (a pipeline reload).
+	Sha256 string
 }
 
-var keys = []string{"Config", "MemoryLimitMB", "Module", "TimeoutMs"}
+var keys = []string{"Config", "MemoryLimitMB", "Module", "Sha256", "TimeoutMs"}
 
 func createDefaultConfig() Config {
 	return Config{TimeoutMs: 1000, MemoryLimitMB: 64}
@@ -56,6 +62,12 @@ func decode(params map[string]any) (Config, error) {
 			default:
 				err = fmt.Errorf("want a map, got %s", typeName(v))
 			}
+		case "Sha256":
+			s, ok := v.(string)
+			if !ok {
+				err = fmt.Errorf("want a string, got %s", typeName(v))
+			}
+			c.Sha256 = strings.ToLower(strings.TrimSpace(s))
 		case "TimeoutMs":
 			c.TimeoutMs, err = toInt(v)
 		case "MemoryLimitMB":
@@ -80,6 +92,11 @@ func (c *Config) Validate() error {
 	}
 	if c.MemoryLimitMB < 1 || c.MemoryLimitMB > 2048 {
 		return fmt.Errorf("MemoryLimitMB: want 1 to 2048, got %d", c.MemoryLimitMB)
+	}
+	if c.Sha256 != "" {
+		if _, err := hex.DecodeString(c.Sha256); err != nil || len(c.Sha256) != 64 {
+			return fmt.Errorf("Sha256: want 64 hex digits (sha256sum of the .wasm file), got %q", c.Sha256)
+		}
 	}
 	if _, err := json.Marshal(c.Config); err != nil {
 		return fmt.Errorf("Config: %w", err)

@@ -45,13 +45,20 @@ type Options struct {
 	// Runtime, when set, is used instead of one created on first use (tests
 	// and benchmarks share one; the caller closes it).
 	Runtime *runtime.Runtime
+	// ReloadInterval is how often the module files in use are checked for a
+	// new version (hot reload). 0: never (wasmtail validate, process).
+	ReloadInterval time.Duration
 }
 
 // Register adds processor_wasm to reg. The processors it builds share one
-// runtime, created when the first is built.
-func Register(reg *pipeline.Registry, opts Options) {
+// runtime, created when the first is built. With Options.ReloadInterval
+// set, the returned Modules watches their module files and reloads them
+// (reload.go); Close it when the agent stops.
+func Register(reg *pipeline.Registry, opts Options) *Modules {
 	f := &factory{opts: opts}
+	f.w = newWatcher(f)
 	reg.Register(Type, func(p config.Plugin) (pipeline.Processor, error) { return f.create(p) })
+	return &Modules{w: f.w}
 }
 
 type factory struct {
@@ -59,6 +66,7 @@ type factory struct {
 	once sync.Once
 	rt   *runtime.Runtime
 	err  error
+	w    *watcher
 }
 
 func (f *factory) runtime() (*runtime.Runtime, error) {
@@ -121,6 +129,7 @@ func (f *factory) create(p config.Plugin) (pipeline.Processor, error) {
 		return nil, err
 	}
 	path := ModulePath(f.opts.ModulesDir, cfg.Module)
+	st := stampOf(path)
 	wasm, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("Module: %w", err)
@@ -132,24 +141,34 @@ func (f *factory) create(p config.Plugin) (pipeline.Processor, error) {
 	name := strings.TrimSuffix(filepath.Base(path), ".wasm")
 	proc := &Processor{
 		module:  name,
+		path:    path,
+		pin:     cfg.Sha256,
 		procID:  fmt.Sprintf("%d_%s", p.Index, p.Type),
 		log:     f.log().With("processor", fmt.Sprintf("%d_%s", p.Index, p.Type), "module", name),
 		metrics: f.opts.Metrics,
+		watch:   f.w,
+		mcfg: runtime.ModuleConfig{
+			Name:          name,
+			Config:        cfg.configJSON(),
+			Timeout:       time.Duration(cfg.TimeoutMs) * time.Millisecond,
+			MemoryLimitMB: cfg.MemoryLimitMB,
+			Log:           f.log(),
+		},
 	}
 	proc.states.New = func() any { return &state{keys: map[string]string{}} }
-	proc.mod, err = rt.Load(context.Background(), wasm, runtime.ModuleConfig{
-		Name:          name,
-		Config:        cfg.configJSON(),
-		Timeout:       time.Duration(cfg.TimeoutMs) * time.Millisecond,
-		MemoryLimitMB: cfg.MemoryLimitMB,
-		Log:           f.log(),
-	})
+	sum := sha256Hex(wasm)
+	mod, err := f.w.load(context.Background(), rt, proc, wasm, sum)
 	if err != nil {
 		// The module is refused, not the pipeline: its records keep flowing,
-		// tagged with why, so nothing is lost while someone fixes it.
-		proc.refused = err
-		proc.log.Error("wasm module refused: records pass on unparsed with "+ErrorKey, "path", path, "err", err)
+		// tagged with why, so nothing is lost while someone fixes it (a good
+		// file in its place is loaded by the watcher).
+		proc.refuse(err)
+		proc.log.Error("wasm module refused: records pass on unparsed with "+ErrorKey, "path", path, "sha256", sum, "err", err)
+	} else {
+		proc.mod.Store(mod)
+		proc.sha = sum
 	}
+	f.w.add(proc, st, sum, err)
 	return proc, nil
 }
 
@@ -157,15 +176,30 @@ func (f *factory) create(p config.Plugin) (pipeline.Processor, error) {
 // each worker's call takes its own instance.
 type Processor struct {
 	module  string
+	path    string
+	pin     string // Sha256, or ""
 	procID  string
 	log     *slog.Logger
 	metrics *metrics.Metrics
-	mod     *runtime.Module
-	refused error
-	counted atomic.Bool // the refusal was counted
-	states  sync.Pool   // *state
+	mcfg    runtime.ModuleConfig
+	watch   *watcher
+	mod     atomic.Pointer[runtime.Module] // nil while refused with no version running
+	refused atomic.Pointer[refusal]        // why mod is nil
+	counted atomic.Bool                    // the refusal was counted
+	states  sync.Pool                      // *state
 	lastLog atomic.Int64
 	quiet   atomic.Int64 // failures not logged since lastLog
+
+	mu     sync.Mutex // serialises reloads and Shutdown; guards closed
+	closed bool
+	sha    string // sha256 of the running version, "" if none; guarded by watch.mu
+}
+
+type refusal struct{ err error }
+
+func (p *Processor) refuse(err error) {
+	p.refused.Store(&refusal{err})
+	p.counted.Store(false)
 }
 
 // state is one call's scratch: the encoder, the input records and the
@@ -176,14 +210,19 @@ type state struct {
 	keys map[string]string
 }
 
-// Module returns the handle of the running module (nil if it was refused),
-// for hot reload.
-func (p *Processor) Module() *runtime.Module { return p.mod }
+// Module returns the handle of the running module (nil if it was refused).
+func (p *Processor) Module() *runtime.Module { return p.mod.Load() }
 
-// Shutdown closes the module's instances. It is idempotent.
+// Shutdown closes the module's instances and stops watching its file. It is
+// idempotent.
 func (p *Processor) Shutdown(ctx context.Context) error {
-	if p.mod != nil {
-		return p.mod.Close(ctx)
+	p.mu.Lock()
+	p.closed = true
+	mod := p.mod.Load()
+	p.mu.Unlock()
+	p.watch.remove(p)
+	if mod != nil {
+		return mod.Close(ctx)
 	}
 	return nil
 }
@@ -194,11 +233,12 @@ func (p *Processor) Process(ctx context.Context, b *batch.Batch) error {
 	if len(b.Records) == 0 {
 		return nil
 	}
-	if p.refused != nil {
+	mod := p.mod.Load()
+	if mod == nil {
 		if !p.counted.Swap(true) {
 			p.countTraps(b, 1)
 		}
-		p.fail(b, p.refused)
+		p.fail(b, p.refused.Load().err)
 		return nil
 	}
 	st := p.states.Get().(*state)
@@ -216,7 +256,7 @@ func (p *Processor) Process(ctx context.Context, b *batch.Batch) error {
 		}
 	}
 	st.orig = append(st.orig[:0], b.Records...)
-	traps, err := p.mod.Process(ctx, enc, func(v *hostabi.View) { p.apply(b, st, v) })
+	traps, err := mod.Process(ctx, enc, func(v *hostabi.View) { p.apply(b, st, v) })
 	clear(st.orig)
 	p.countTraps(b, traps)
 	if err != nil {

@@ -5,6 +5,7 @@
 package rec
 
 import (
+	"github.com/wasmtail/wasmtail/hostabi"
 	"github.com/wasmtail/wasmtail/sdk"
 )
 
@@ -64,8 +65,16 @@ func (w *Builder) index(k string) int {
 	return -1
 }
 
+// validKey says whether k can be a field's key: the ABI (and so every
+// parser, natively too) takes 1 to hostabi.MaxKeyLen bytes. Parsers drop
+// a value whose key is not valid.
+func validKey(k string) bool { return len(k) > 0 && len(k) <= hostabi.MaxKeyLen }
+
 // Set overwrites the value of key in place, or appends it.
 func (w *Builder) Set(k string, v []byte) {
+	if !validKey(k) {
+		return
+	}
 	if i := w.index(k); i >= 0 {
 		w.fs[i].Value = v
 		return
@@ -75,13 +84,16 @@ func (w *Builder) Set(k string, v []byte) {
 
 // Add appends key unless it is there already.
 func (w *Builder) Add(k string, v []byte) {
-	if w.index(k) < 0 {
+	if validKey(k) && w.index(k) < 0 {
 		w.Append(k, v)
 	}
 }
 
 // Append appends key without looking for it (duplicates allowed).
 func (w *Builder) Append(k string, v []byte) {
+	if !validKey(k) {
+		return
+	}
 	w.fs = append(w.fs, sdk.Field{Key: k, Value: v})
 	w.mask |= bit(k)
 }
