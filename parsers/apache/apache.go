@@ -8,7 +8,7 @@
 // named as Simple Log Service's Apache mode names them: %h remote_addr,
 // %l remote_ident, %u remote_user, %t time_local (without its brackets),
 // %r request, %>s status, %b response_size_bytes, %{Referer}i http_referer,
-// %{User-Agent}i http_user_agent; the full table is Directives.
+// %{User-Agent}i http_user_agent; the full table is directives in apache.go.
 package apache
 
 import (
@@ -25,9 +25,9 @@ import (
 // Type is the pipeline Type.
 const Type = "processor_parse_apache"
 
-// Formats are the named formats LogFormat may give, as Apache's stock
+// formats are the named formats LogFormat may give, as Apache's stock
 // configurations define them.
-var Formats = map[string]string{
+var formats = map[string]string{
 	"common":         `%h %l %u %t "%r" %>s %b`,
 	"combined":       `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`,
 	"combinedio":     `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %I %O`,
@@ -36,8 +36,8 @@ var Formats = map[string]string{
 	"agent":          `%{User-agent}i`,
 }
 
-// Directives name the field of each directive without a {parameter}.
-var Directives = map[byte]string{
+// directives name the field of each directive without a {parameter}.
+var directives = map[byte]string{
 	'a': "client_addr",
 	'A': "local_addr",
 	'b': "response_size_bytes",
@@ -111,7 +111,7 @@ func Compile(format string) (*logfmt.Format, error) {
 	if format == "" {
 		format = "combined"
 	}
-	if s, ok := Formats[format]; ok {
+	if s, ok := formats[format]; ok {
 		format = s
 	}
 	var toks []logfmt.Token
@@ -205,7 +205,7 @@ func Compile(format string) (*logfmt.Format, error) {
 // fieldName names directive d with its {param}.
 func fieldName(d byte, param string) (string, error) {
 	if param == "" {
-		if n, ok := Directives[d]; ok {
+		if n, ok := directives[d]; ok {
 			return n, nil
 		}
 		return "", fmt.Errorf("unknown directive %%%c", d)

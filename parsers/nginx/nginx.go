@@ -24,9 +24,9 @@ import (
 // Type is the pipeline Type.
 const Type = "processor_parse_nginx"
 
-// Formats are the named formats LogFormat may give: nginx's built-in
+// formats are the named formats LogFormat may give: nginx's built-in
 // combined and the main of nginx's stock nginx.conf.
-var Formats = map[string]string{
+var formats = map[string]string{
 	"combined": `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"`,
 	"main":     `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"`,
 }
@@ -75,7 +75,7 @@ func Compile(format string) (*logfmt.Format, error) {
 	if format == "" {
 		format = "combined"
 	}
-	if s, ok := Formats[format]; ok {
+	if s, ok := formats[format]; ok {
 		format = s
 	}
 	if s, ok := unquote(format); ok {

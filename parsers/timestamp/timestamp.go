@@ -33,8 +33,8 @@ type Config struct {
 	// module).
 	SourceTimezone string
 	// SourceYear is the year of formats without one: a year, 0 for the
-	// current year, or -1 (the default) to fail such values.
-	SourceYear *int
+	// current year, or -1 to fail such values. Default -1.
+	SourceYear int
 }
 
 // Parser is the processor.
@@ -55,7 +55,7 @@ type Parser struct {
 
 // Init reads the config (JSON).
 func (p *Parser) Init(config []byte) error {
-	var c Config
+	c := Config{SourceYear: -1}
 	if err := conf.Decode(config, &c); err != nil {
 		return err
 	}
@@ -73,14 +73,10 @@ func (p *Parser) Init(config []byte) error {
 	if err != nil {
 		return fmt.Errorf("SourceTimezone: %w", err)
 	}
-	p.year = -1
-	if c.SourceYear != nil {
-		if *c.SourceYear < -1 {
-			return fmt.Errorf("SourceYear: want a year, 0 or -1, got %d", *c.SourceYear)
-		}
-		p.year = *c.SourceYear
+	if c.SourceYear < -1 {
+		return fmt.Errorf("SourceYear: want a year, 0 or -1, got %d", c.SourceYear)
 	}
-	p.cfg, p.layout, p.zone, p.split = c, l, z, l.SplitCache()
+	p.cfg, p.layout, p.zone, p.year, p.split = c, l, z, c.SourceYear, l.SplitCache()
 	p.cache, p.cacheOK = p.cache[:0], false
 	return nil
 }

@@ -150,3 +150,11 @@ func TestConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestSourceYearType(t *testing.T) {
+	var p timestamp.Parser
+	err := p.Init([]byte(`{"SourceKey":"time","SourceFormat":"%m-%d","SourceYear":"2020"}`))
+	if err == nil || err.Error() != "SourceYear: want an integer, got a string" {
+		t.Errorf("got %v, want the type error naming SourceYear", err)
+	}
+}

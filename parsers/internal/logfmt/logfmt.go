@@ -92,7 +92,7 @@ func (f *Format) Match(s []byte, vals [][]byte) bool {
 		case 1:
 			j = bytes.IndexByte(s[p:], next[0])
 		default:
-			j = bytes.Index(s[p:], next)
+			j = index(s[p:], next)
 		}
 		if j < 0 {
 			return false
@@ -156,4 +156,35 @@ func (p *Processor) parse(b *sdk.Batch, r *sdk.Record) bool {
 	keep := p.common.Finish(w, p.sourceKey, src, ok, p.overwritten)
 	r.Fields = w.Fields()
 	return keep
+}
+
+// index is bytes.Index for the short literals of a format: find the first
+// byte, then compare the rest (cheaper than bytes.Index's set-up when the
+// literal is usually a few bytes away).
+func index(s, lit []byte) int {
+	c, rest := lit[0], lit[1:]
+	for off := 0; ; {
+		k := bytes.IndexByte(s[off:], c)
+		if k < 0 {
+			return -1
+		}
+		k += off
+		if len(s)-k > len(rest) {
+			switch len(rest) {
+			case 1:
+				if s[k+1] == rest[0] {
+					return k
+				}
+			case 2:
+				if s[k+1] == rest[0] && s[k+2] == rest[1] {
+					return k
+				}
+			default:
+				if string(s[k+1:k+1+len(rest)]) == string(rest) {
+					return k
+				}
+			}
+		}
+		off = k + 1
+	}
 }
