@@ -93,7 +93,8 @@ type version struct {
 	m        *Module
 	engine   wazero.Runtime
 	compiled wazero.CompiledModule
-	start    bool // has _initialize
+	unref    func() // gives compiled back to the runtime
+	start    bool   // has _initialize
 
 	mu      sync.Mutex
 	idle    []*instance
@@ -187,16 +188,16 @@ func (m *Module) build(ctx context.Context, wasm []byte) (*version, error) {
 	if err != nil {
 		return nil, &Error{Module: m.cfg.Name, Kind: KindRefused, Err: err}
 	}
-	c, err := e.CompileModule(ctx, wasm)
+	c, unref, err := m.rt.compile(ctx, e, pages, wasm)
 	if err != nil {
 		return nil, &Error{Module: m.cfg.Name, Kind: KindRefused, Err: fmt.Errorf("compile: %w", err)}
 	}
 	start, err := check(c)
 	if err != nil {
-		_ = c.Close(ctx)
+		unref()
 		return nil, &Error{Module: m.cfg.Name, Kind: KindRefused, Err: err}
 	}
-	v := &version{m: m, engine: e, compiled: c, start: start, live: 1}
+	v := &version{m: m, engine: e, compiled: c, unref: unref, start: start, live: 1}
 	in, ierr := v.instantiate(ctx)
 	if ierr != nil {
 		v.retire(ctx)
@@ -354,7 +355,7 @@ func (v *version) release() {
 	done := v.retired && v.live == 0
 	v.mu.Unlock()
 	if done {
-		_ = v.compiled.Close(context.Background())
+		v.unref()
 	}
 }
 
@@ -406,7 +407,7 @@ func (v *version) retire(_ context.Context) {
 		in.close()
 	}
 	if done {
-		_ = v.compiled.Close(context.Background())
+		v.unref()
 	}
 }
 

@@ -3,10 +3,12 @@ package runtime
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -30,9 +32,117 @@ type Runtime struct {
 	cfg   Config
 	cache wazero.CompilationCache
 
-	mu      sync.Mutex
-	engines map[uint32]wazero.Runtime // by memory limit, in pages
-	closed  bool
+	mu       sync.Mutex
+	engines  map[uint32]wazero.Runtime // by memory limit, in pages
+	closed   bool
+	compiled map[codeKey]*code
+}
+
+// Compiled code is shared by every version built from the same bytes (and
+// memory limit), and lingers in memory for lingerFor after its last version
+// is retired (at most maxLinger such), so that a second processor running
+// the same module, or swapping back to a recent version (a rollback), takes
+// milliseconds: wazero decodes and validates the bytes again on each
+// CompileModule, ~40 ms for a Go guest even when its code is cached.
+const (
+	lingerFor = time.Minute
+	maxLinger = 4
+)
+
+type codeKey struct {
+	sum   [32]byte
+	pages uint32
+}
+
+type code struct {
+	c     wazero.CompiledModule
+	refs  int
+	timer *time.Timer // closes it while refs == 0
+	idle  time.Time
+}
+
+// compile returns the compiled code of wasm for engine e (memory limit
+// pages) and a function to call when done with it.
+func (r *Runtime) compile(ctx context.Context, e wazero.Runtime, pages uint32, wasm []byte) (wazero.CompiledModule, func(), error) {
+	key := codeKey{sha256.Sum256(wasm), pages}
+	release := func() { r.unref(key) }
+	if c := r.ref(key); c != nil {
+		return c, release, nil
+	}
+	c, err := e.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		_ = c.Close(ctx)
+		return nil, nil, errors.New("wasm runtime closed")
+	}
+	if cur := r.compiled[key]; cur != nil { // compiled meanwhile: share that one
+		r.mu.Unlock()
+		_ = c.Close(ctx)
+		if c := r.ref(key); c != nil {
+			return c, release, nil
+		}
+		return nil, nil, errors.New("wasm runtime closed")
+	}
+	r.compiled[key] = &code{c: c, refs: 1}
+	r.mu.Unlock()
+	return c, release, nil
+}
+
+func (r *Runtime) ref(key codeKey) wazero.CompiledModule {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := r.compiled[key]
+	if k == nil || r.closed {
+		return nil
+	}
+	k.refs++
+	if k.timer != nil {
+		k.timer.Stop()
+		k.timer = nil
+	}
+	return k.c
+}
+
+func (r *Runtime) unref(key codeKey) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := r.compiled[key]
+	if k == nil {
+		return
+	}
+	if k.refs--; k.refs > 0 {
+		return
+	}
+	k.idle = time.Now()
+	k.timer = time.AfterFunc(lingerFor, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.compiled[key] == k && k.refs == 0 {
+			delete(r.compiled, key)
+			_ = k.c.Close(context.Background())
+		}
+	})
+	// Keep at most maxLinger unused: close the longest unused.
+	var oldest codeKey
+	n := 0
+	for kk, c := range r.compiled {
+		if c.refs == 0 {
+			n++
+			if o := r.compiled[oldest]; o == nil || o.refs != 0 || c.idle.Before(o.idle) {
+				oldest = kk
+			}
+		}
+	}
+	if n > maxLinger {
+		c := r.compiled[oldest]
+		c.timer.Stop()
+		delete(r.compiled, oldest)
+		_ = c.c.Close(context.Background())
+	}
 }
 
 // New returns a Runtime. Close it to free its compiled code.
@@ -40,7 +150,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	r := &Runtime{cfg: cfg, engines: map[uint32]wazero.Runtime{}}
+	r := &Runtime{cfg: cfg, engines: map[uint32]wazero.Runtime{}, compiled: map[codeKey]*code{}}
 	if cfg.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
 		if err != nil {
@@ -62,6 +172,13 @@ func (r *Runtime) Close(ctx context.Context) error {
 	}
 	r.closed = true
 	var errs []error
+	for key, k := range r.compiled {
+		if k.timer != nil {
+			k.timer.Stop()
+		}
+		errs = append(errs, k.c.Close(ctx))
+		delete(r.compiled, key)
+	}
 	for _, e := range r.engines {
 		errs = append(errs, e.Close(ctx))
 	}

@@ -148,7 +148,7 @@ func (tl *tail) total() int {
 }
 
 func modulePipeline(e *env, name, module, extra string) string {
-	return fmt.Sprintf("inputs:\n  - Type: input_file\n    FilePaths: [%s/%s/*.log]\nprocessors:\n  - Type: processor_wasm\n    Module: %s\n%sflushers:\n  - Type: flusher_file\n    FilePath: %s/%s.jsonl\n",
+	return fmt.Sprintf("inputs:\n  - Type: input_file\n    FilePaths: [%s/%s/*.log]\nprocessors:\n  - Type: processor_wasm\n    Module: %s\n%sflushers:\n  - Type: flusher_file\n    FilePath: %s/%s.jsonl\n    MaxFileSize: 0\n",
 		e.logs, name, module, extra, e.out, name)
 }
 

@@ -11,4 +11,7 @@
 // unchanged with a field __wasm_error__ saying why; the failure is logged
 // with the module's name and counted (wasmtail_wasm_traps_total,
 // wasmtail_processor_errors_total).
+//
+// With Options.ReloadInterval set, module files are hot-reloaded (reload.go;
+// test vectors in tests.go; hostabi/ABI.md §8).
 package wasmproc
