@@ -48,7 +48,7 @@ Usage:
 
 // moduleReloadInterval is how often the agent checks the Wasm module files
 // in use for a new version (hot reload, DESIGN.md §5).
-const moduleReloadInterval = 100 * time.Millisecond
+const moduleReloadInterval = 50 * time.Millisecond
 
 // processors is the registry of every processor type this binary knows.
 // With reload > 0 the Wasm modules are hot-reloaded; close the returned
