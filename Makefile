@@ -55,8 +55,9 @@ image: build
 	cp bin/wasmtail bin/image/rootfs/usr/bin/wasmtail
 	printf 'root:x:0:0:root:/:/sbin/nologin\nwasmtail:x:65532:65532:wasmtail:/var/lib/wasmtail:/sbin/nologin\n' > bin/image/rootfs/etc/passwd
 	printf 'root:x:0:\nwasmtail:x:65532:\n' > bin/image/rootfs/etc/group
-	for m in $$(ls parsers/*/*.wasm 2>/dev/null); do \
-		cp $$m bin/image/rootfs/etc/wasmtail/modules/ && cp $$m bin/image/rootfs/usr/lib/wasmtail/modules/; done
+	# The built-in parsers as Wasm modules, once (the modules folder itself is
+	# where a ConfigMap gets mounted): processor_wasm Module: /usr/lib/wasmtail/modules/<name>.wasm
+	for m in $$(ls parsers/*/*.wasm 2>/dev/null); do cp $$m bin/image/rootfs/usr/lib/wasmtail/modules/; done
 	$(BUILDAH) bud --quiet -f deploy/Containerfile -t $(IMAGE) bin/image
 	@$(BUILDAH) images --format '{{.Name}}:{{.Tag}} {{.Size}}' $(IMAGE)
 

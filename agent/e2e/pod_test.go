@@ -76,7 +76,9 @@ func TestPodSidecar(t *testing.T) {
 	require.NoError(t, err, sizeOut)
 	size, _ := strconv.ParseFloat(strings.TrimSpace(sizeOut), 64)
 	t.Logf("image %s: %.1f MB", agentImage, size/1e6)
-	assert.Less(t, size, 40e6, "the agent image should stay small")
+	// The static binary is ~15 MB; the built-in parsers as Wasm modules
+	// (Go guests, 2–4 MB each) add ~32 MB.
+	assert.Less(t, size, 60e6, "the agent image should stay small")
 
 	srv := slslocal.Start(t, slslocal.Options{AccessKeyID: "local", AccessKeySecret: "local-secret"})
 	httpAddr := freePort(t)
