@@ -92,15 +92,7 @@ func (p *Parser) Init(config []byte) error {
 
 // Process parses every record that has the source field.
 func (p *Parser) Process(b *sdk.Batch) error {
-	out := b.Records[:0]
-	for i := range b.Records {
-		r := &b.Records[i]
-		if p.parse(b, r) {
-			out = append(out, *r)
-		}
-	}
-	clear(b.Records[len(out):])
-	b.Records = out
+	rec.Keep(b, func(r *sdk.Record) bool { return p.parse(b, r) })
 	return nil
 }
 

@@ -157,3 +157,18 @@ func (c *Common) Init(sourceKey string) {
 		c.RenamedSourceKey = sourceKey
 	}
 }
+
+// Keep runs parse over every record of b in order and keeps, in place and in
+// order, those for which it returns true (a failed parse with nothing left
+// to keep drops its record, as LoongCollector does).
+func Keep(b *sdk.Batch, parse func(*sdk.Record) bool) {
+	out := b.Records[:0]
+	for i := range b.Records {
+		r := &b.Records[i]
+		if parse(r) {
+			out = append(out, *r)
+		}
+	}
+	clear(b.Records[len(out):])
+	b.Records = out
+}
