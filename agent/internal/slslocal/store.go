@@ -11,9 +11,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
+
+	"github.com/wasmtail/wasmtail/agent/internal/jsonstr"
 )
 
 // store appends lg's logs to project/logstore's file (and to Print).
@@ -91,9 +92,9 @@ func validName(s string) bool {
 func appendLog(dst []byte, lg *slssdk.LogGroup, l *slssdk.Log) []byte {
 	dst = append(dst, '{')
 	for _, c := range l.Contents {
-		dst = appendJSONString(dst, c.GetKey())
+		dst = jsonstr.Append(dst, c.GetKey())
 		dst = append(dst, ':')
-		dst = appendJSONString(dst, c.GetValue())
+		dst = jsonstr.Append(dst, c.GetValue())
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"__time__":"`...)
@@ -105,51 +106,16 @@ func appendLog(dst []byte, lg *slssdk.LogGroup, l *slssdk.Log) []byte {
 		dst = append(dst, '"', ',')
 	}
 	dst = append(dst, `"__topic__":`...)
-	dst = appendJSONString(dst, lg.GetTopic())
+	dst = jsonstr.Append(dst, lg.GetTopic())
 	dst = append(dst, `,"__source__":`...)
-	dst = appendJSONString(dst, lg.GetSource())
+	dst = jsonstr.Append(dst, lg.GetSource())
 	for _, t := range lg.LogTags {
 		dst = append(dst, ',')
-		dst = appendJSONString(dst, "__tag__:"+t.GetKey())
+		dst = jsonstr.Append(dst, "__tag__:"+t.GetKey())
 		dst = append(dst, ':')
-		dst = appendJSONString(dst, t.GetValue())
+		dst = jsonstr.Append(dst, t.GetValue())
 	}
 	return append(dst, '}', '\n')
-}
-
-const hexDigits = "0123456789abcdef"
-
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, '\\', 'n')
-			case c == '\r':
-				dst = append(dst, '\\', 'r')
-			case c == '\t':
-				dst = append(dst, '\\', 't')
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+n]...)
-		}
-		i += n
-	}
-	return append(dst, '"')
 }
 
 // admin serves /_local/.

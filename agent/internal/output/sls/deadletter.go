@@ -5,12 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"unicode/utf8"
 	"unsafe"
 
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
 
 	"github.com/wasmtail/wasmtail/agent/internal/batch"
+	"github.com/wasmtail/wasmtail/agent/internal/jsonstr"
 )
 
 // Keys the dead-letter file adds to each record's JSON object.
@@ -78,9 +78,9 @@ func recordOffset(b *batch.Batch, r *batch.Record) int64 {
 func appendDeadLetter(dst []byte, b *batch.Batch, r *batch.Record, reason, path string, off int64) []byte {
 	dst = append(dst, '{')
 	for _, fl := range r.Fields {
-		dst = appendJSONString(dst, fl.Key)
+		dst = jsonstr.Append(dst, fl.Key)
 		dst = append(dst, ':')
-		dst = appendJSONString(dst, string(fl.Value))
+		dst = jsonstr.Append(dst, string(fl.Value))
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"__time__":"`...)
@@ -88,54 +88,18 @@ func appendDeadLetter(dst []byte, b *batch.Batch, r *batch.Record, reason, path 
 	dst = append(dst, `",`...)
 	if b.Source != nil {
 		for _, t := range b.Source.Tags {
-			dst = appendJSONString(dst, "__tag__:"+t.Key)
+			dst = jsonstr.Append(dst, "__tag__:"+t.Key)
 			dst = append(dst, ':')
-			dst = appendJSONString(dst, t.Value)
+			dst = jsonstr.Append(dst, t.Value)
 			dst = append(dst, ',')
 		}
 	}
 	for _, kv := range [][2]string{{deadErrorKey, reason}, {deadFileKey, path}, {deadOffsetKey, strconv.FormatInt(off, 10)}} {
-		dst = appendJSONString(dst, kv[0])
+		dst = jsonstr.Append(dst, kv[0])
 		dst = append(dst, ':')
-		dst = appendJSONString(dst, kv[1])
+		dst = jsonstr.Append(dst, kv[1])
 		dst = append(dst, ',')
 	}
 	dst[len(dst)-1] = '}'
 	return append(dst, '\n')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, '\\', 'n')
-			case c == '\r':
-				dst = append(dst, '\\', 'r')
-			case c == '\t':
-				dst = append(dst, '\\', 't')
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+n]...)
-		}
-		i += n
-	}
-	return append(dst, '"')
 }
