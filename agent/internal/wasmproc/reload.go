@@ -333,25 +333,53 @@ func (w *watcher) check(path string) {
 	sort.Slice(need, func(i, j int) bool { return need[i].procID < need[j].procID })
 
 	fresh := now.Sub(st.modified()) < w.settle()
-	refused, deferred := w.apply(path, st, need, wasm, sum, fresh)
+	start := time.Now()
+	outs, deferred := w.apply(path, need, wasm, sum, fresh)
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if deferred {
 		ws.pending, ws.retryAt = st, st.modified().Add(w.settle())
+		w.mu.Unlock()
 		return
 	}
+	// Publish the state (/readyz, the version gauge) before the log line and
+	// the reload counter, so that whoever sees those sees the state too.
+	refused := ""
+	prev := make([]string, len(outs))
+	for i, o := range outs {
+		prev[i] = o.p.sha
+		if o.err == nil {
+			o.p.sha = sum
+		} else {
+			refused = refusalText(sum, o.err)
+		}
+	}
 	ws.stamp, ws.sum, ws.tsum, ws.refused = st, sum, tsum, refused
+	if len(outs) > 0 {
+		w.showLocked(ws.name)
+	}
+	w.mu.Unlock()
+	for i, o := range outs {
+		report(o.p, sum, prev[i], o.err, start)
+	}
+}
+
+// outcome is what a reload did to one processor.
+type outcome struct {
+	p   *Processor
+	err error // nil: swapped in
 }
 
 // apply checks a new version of a module file and swaps it into the
-// processors in need. It returns why it was refused ("" if it runs), or
-// deferred when it failed while fresh (nothing was changed or reported).
-func (w *watcher) apply(path string, st stamp, need []*Processor, wasm []byte, sum string, fresh bool) (refused string, deferred bool) {
+// processors in need. It returns what happened to each, or deferred when it
+// failed while fresh (nothing was changed).
+func (w *watcher) apply(path string, need []*Processor, wasm []byte, sum string, fresh bool) (outs []outcome, deferred bool) {
 	ctx := context.Background()
-	start := time.Now()
 	rt, err := w.f.runtime()
 	if err != nil {
-		return refusalText(sum, err), false
+		for _, p := range need {
+			outs = append(outs, outcome{p, err})
+		}
+		return outs, false
 	}
 	var pinned, rest []*Processor
 	for _, p := range need {
@@ -374,12 +402,10 @@ func (w *watcher) apply(path string, st stamp, need []*Processor, wasm []byte, s
 		}
 	}
 	if fresh && (checkErr != nil || len(pinned) > 0) {
-		return "", true
+		return nil, true
 	}
 	for _, p := range pinned {
-		err := p.checkPin(sum)
-		w.report(p, sum, err, start)
-		refused = refusalText(sum, err)
+		outs = append(outs, outcome{p, p.checkPin(sum)})
 	}
 	for _, p := range rest {
 		err := checkErr
@@ -399,23 +425,14 @@ func (w *watcher) apply(path string, st stamp, need []*Processor, wasm []byte, s
 			}
 		}
 		p.mu.Unlock()
-		w.report(p, sum, err, start)
-		if err != nil {
-			refused = refusalText(sum, err)
-		}
+		outs = append(outs, outcome{p, err})
 	}
-	return refused, false
+	return outs, false
 }
 
-// report makes one processor's reload visible: log, metric, version gauge.
-func (w *watcher) report(p *Processor, sum string, err error, start time.Time) {
-	w.mu.Lock()
-	prev := p.sha
-	if err == nil {
-		p.sha = sum
-	}
-	w.showLocked(p.module)
-	w.mu.Unlock()
+// report makes one processor's reload visible in the log and the reload
+// counter; prev is the version it ran before.
+func report(p *Processor, sum, prev string, err error, start time.Time) {
 	result := "ok"
 	if err != nil {
 		result = "refused"
