@@ -164,3 +164,28 @@ func TestSwapUnderLoad(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// TestGoSDKKeysAcrossBatches: the host lays out each batch's keys afresh,
+// so the next batch may hold another key of the same length where the
+// previous one held "level". The Go SDK must hand the processor the key
+// the host sent, not one remembered from an earlier batch by address.
+func TestGoSDKKeysAcrossBatches(t *testing.T) {
+	rt, _ := newRuntime(t)
+	ctx := context.Background()
+	m, err := rt.Load(ctx, readWasm(t, "testdata/reload/gotag1.wasm"), runtime.ModuleConfig{Name: "gotag"})
+	require.NoError(t, err)
+	defer m.Close(ctx)
+
+	var enc hostabi.Encoder
+	for _, key := range []string{"level", "trace", "level", "spans", "x", "y"} {
+		enc.Reset()
+		enc.AddRecord(1, 0)
+		enc.AddField("content", []byte("c"))
+		enc.AddField(key, []byte("v-"+key))
+		var got []rec
+		_, err := m.Process(ctx, &enc, func(v *hostabi.View) { got = decode(v) })
+		require.NoError(t, err)
+		want := []rec{{1, 0, [][2]string{{"content", "c"}, {key, "v-" + key}, {"v", "1"}}}}
+		require.Equal(t, want, got, "batch with key %q", key)
+	}
+}

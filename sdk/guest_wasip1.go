@@ -80,9 +80,9 @@ type rawField struct {
 	keyPtr, keyLen, valPtr, valLen uint32
 }
 
-// keyCache maps the host's key addresses to interned strings: the host
-// writes each distinct key once per batch, so a batch costs one lookup per
-// distinct key instead of one per field.
+// keyCache maps the host's key addresses in the current batch to interned
+// strings: the host writes each distinct key once per batch, so a batch
+// costs one lookup per distinct key instead of one per field.
 type keyCache struct {
 	ptr, n uint32
 	s      string
@@ -113,6 +113,9 @@ func wasmtailProcess(count, nbytes uint32) int64 {
 	p := unsafe.Pointer(&inBuf[0])
 	recs := unsafe.Slice((*rawRecord)(unsafe.Add(p, hostabi.HeaderSize)), count)
 	fields := unsafe.Slice((*rawField)(unsafe.Add(p, tables)), nf)
+	// The host lays out each batch's keys afresh: an address seen in the
+	// last batch may hold another key now.
+	kc, kcLen = [len(kc)]keyCache{}, 0
 	b := &theB
 	b.Reset()
 	if cap(b.Records) < int(count) {
