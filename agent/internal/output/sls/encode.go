@@ -3,6 +3,7 @@ package sls
 import (
 	"encoding/binary"
 	"math/bits"
+	"slices"
 
 	"github.com/wasmtail/wasmtail/agent/internal/batch"
 )
@@ -48,7 +49,12 @@ func pairLen(k string, v []byte) int { return fieldLen(len(k)) + fieldLen(len(v)
 func logBodyLen(r *batch.Record, nanos bool) int {
 	n := 1 + uvarintLen(uint64(uint32(r.Sec)))
 	for i := range r.Fields {
-		n += fieldLen(pairLen(r.Fields[i].Key, r.Fields[i].Value))
+		kl, vl := len(r.Fields[i].Key), len(r.Fields[i].Value)
+		if pl := kl + vl + 4; pl < 0x80 { // one-byte lengths
+			n += 2 + pl
+		} else {
+			n += fieldLen(pairLen(r.Fields[i].Key, r.Fields[i].Value))
+		}
 	}
 	if nanos {
 		n += 5
@@ -59,40 +65,57 @@ func logBodyLen(r *batch.Record, nanos bool) int {
 // logLen is the size of one Logs entry of a LogGroup.
 func logLen(r *batch.Record, nanos bool) int { return fieldLen(logBodyLen(r, nanos)) }
 
-func appendString(dst []byte, tag byte, s string) []byte {
-	dst = append(dst, tag)
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
+// putUvarint writes x at b[i:] and returns the index after it.
+func putUvarint(b []byte, i int, x uint64) int {
+	for x >= 0x80 {
+		b[i] = byte(x) | 0x80
+		x >>= 7
+		i++
+	}
+	b[i] = byte(x)
+	return i + 1
 }
 
-func appendBytes(dst []byte, tag byte, b []byte) []byte {
-	dst = append(dst, tag)
-	dst = binary.AppendUvarint(dst, uint64(len(b)))
-	return append(dst, b...)
+// putString writes a length-delimited field at b[i:] and returns the index
+// after it.
+func putString(b []byte, i int, tag byte, s string) int {
+	b[i] = tag
+	i = putUvarint(b, i+1, uint64(len(s)))
+	return i + copy(b[i:], s)
 }
 
-func appendLog(dst []byte, r *batch.Record, nanos bool) []byte {
-	return appendLogSized(dst, r, logBodyLen(r, nanos), nanos)
-}
-
-// appendLogSized is appendLog for a record whose logBodyLen is bodyLen.
-func appendLogSized(dst []byte, r *batch.Record, bodyLen int, nanos bool) []byte {
-	dst = append(dst, tagGroupLogs)
-	dst = binary.AppendUvarint(dst, uint64(bodyLen))
-	dst = append(dst, tagLogTime)
-	dst = binary.AppendUvarint(dst, uint64(uint32(r.Sec)))
-	for i := range r.Fields {
-		f := &r.Fields[i]
-		dst = append(dst, tagLogContents)
-		dst = binary.AppendUvarint(dst, uint64(pairLen(f.Key, f.Value)))
-		dst = appendString(dst, tagPairKey, f.Key)
-		dst = appendBytes(dst, tagPairValue, f.Value)
+// putLog writes the Logs entry of r, whose logBodyLen is bodyLen, at b[i:]
+// (which has room for it) and returns the index after it.
+func putLog(b []byte, i int, r *batch.Record, bodyLen int, nanos bool) int {
+	b[i] = tagGroupLogs
+	i = putUvarint(b, i+1, uint64(bodyLen))
+	b[i] = tagLogTime
+	i = putUvarint(b, i+1, uint64(uint32(r.Sec)))
+	for k := range r.Fields {
+		f := &r.Fields[k]
+		kl, vl := len(f.Key), len(f.Value)
+		b[i] = tagLogContents
+		if pl := kl + vl + 4; pl < 0x80 { // the usual short pair: one-byte lengths
+			b[i+1] = byte(pl)
+			b[i+2] = tagPairKey
+			b[i+3] = byte(kl)
+			i += 4
+		} else {
+			i = putUvarint(b, i+1, uint64(pairLen(f.Key, f.Value)))
+			b[i] = tagPairKey
+			i = putUvarint(b, i+1, uint64(kl))
+		}
+		i += copy(b[i:], f.Key)
+		b[i] = tagPairValue
+		i = putUvarint(b, i+1, uint64(vl))
+		i += copy(b[i:], f.Value)
 	}
 	if nanos {
-		dst = append(dst, tagLogTimeNs)
-		dst = binary.LittleEndian.AppendUint32(dst, uint32(r.Nsec))
+		b[i] = tagLogTimeNs
+		binary.LittleEndian.PutUint32(b[i+1:], uint32(r.Nsec))
+		i += 5
 	}
-	return dst
+	return i
 }
 
 // groupMeta is what a LogGroup carries besides its logs.
@@ -117,26 +140,44 @@ func (m *groupMeta) len() int {
 }
 
 // appendLogGroup appends the LogGroup of records and m to dst. bodyLens,
-// when not nil, holds each record's logBodyLen.
+// when not nil, holds each record's logBodyLen. It grows dst once, to the
+// group's exact size, and writes the logs in place.
 func appendLogGroup(dst []byte, records []batch.Record, bodyLens []int, m *groupMeta, nanos bool) []byte {
+	size := m.len()
 	for i := range records {
 		if bodyLens != nil {
-			dst = appendLogSized(dst, &records[i], bodyLens[i], nanos)
+			size += fieldLen(bodyLens[i])
 		} else {
-			dst = appendLog(dst, &records[i], nanos)
+			size += logLen(&records[i], nanos)
 		}
 	}
+	dst = slices.Grow(dst, size)
+	start := len(dst)
+	b := dst[:start+size]
+	i := start
+	for k := range records {
+		var n int
+		if bodyLens != nil {
+			n = bodyLens[k]
+		} else {
+			n = logBodyLen(&records[k], nanos)
+		}
+		i = putLog(b, i, &records[k], n, nanos)
+	}
 	if m.topic != "" {
-		dst = appendString(dst, tagGroupTopic, m.topic)
+		i = putString(b, i, tagGroupTopic, m.topic)
 	}
 	if m.source != "" {
-		dst = appendString(dst, tagGroupSource, m.source)
+		i = putString(b, i, tagGroupSource, m.source)
 	}
 	for _, t := range m.tags {
-		dst = append(dst, tagGroupTags)
-		dst = binary.AppendUvarint(dst, uint64(fieldLen(len(t.Key))+fieldLen(len(t.Value))))
-		dst = appendString(dst, tagPairKey, t.Key)
-		dst = appendString(dst, tagPairValue, t.Value)
+		b[i] = tagGroupTags
+		i = putUvarint(b, i+1, uint64(fieldLen(len(t.Key))+fieldLen(len(t.Value))))
+		i = putString(b, i, tagPairKey, t.Key)
+		i = putString(b, i, tagPairValue, t.Value)
 	}
-	return dst
+	if i != len(b) {
+		panic("sls: LogGroup size computed wrong") // a bug here, not bad input
+	}
+	return b
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -71,6 +72,8 @@ type Flusher struct {
 	creds     *credentials
 	endpoint  string // as the SDK takes it
 	transport *http.Transport
+	// roundTrip sends the requests: transport, or a test's stand-in.
+	roundTrip http.RoundTripper
 	compress  int
 	retry     time.Duration
 	timeout   time.Duration
@@ -144,6 +147,7 @@ func New(cfg config.FlusherSLS, set Settings) (*Flusher, error) {
 	var dial string
 	f.endpoint, dial = parseEndpoint(cfg.Endpoint)
 	f.transport = newTransport(dial)
+	f.roundTrip = f.transport
 	f.deadPath = cfg.DeadLetterFile
 	switch {
 	case f.deadPath == "":
@@ -179,18 +183,45 @@ func parseEndpoint(ep string) (sdkEndpoint, dial string) {
 
 // newTransport returns the HTTP transport every request of the flusher
 // goes through; with dial set it connects there whatever the URL's host.
+//
+// A request leaves in one write when it fits the 64 KiB write buffer (a
+// 256 KiB batch of log lines compresses to about 40 KiB); a larger body
+// is copied to the connection through a pooled buffer (see copyConn).
 func newTransport(dial string) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
 	t.IdleConnTimeout = 55 * time.Second // under SLS's idle timeout
+	t.WriteBufferSize = 64 << 10
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second} // as http.DefaultTransport's
 	if dial != "" {
-		d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-		t.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, network, dial)
-		}
+		d.Timeout = 10 * time.Second
 		t.Proxy = nil // an address is meant to be reached directly
 	}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if dial != "" {
+			addr = dial
+		}
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return copyConn{c}, nil
+	}
 	return t
+}
+
+// copyConn is a connection whose ReadFrom, which the transport calls for
+// the part of a request body past its write buffer, copies through a
+// pooled buffer instead of allocating 32 KiB per request (as
+// net.TCPConn's does for a reader that is neither a file nor a socket).
+type copyConn struct{ net.Conn }
+
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+func (c copyConn) ReadFrom(r io.Reader) (int64, error) {
+	bp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bp)
+	return io.CopyBuffer(struct{ io.Writer }{c.Conn}, r, *bp)
 }
 
 // Start checks that credentials exist. It does not contact the endpoint.

@@ -171,7 +171,7 @@ func (s *sender) put(lo, hi int) error {
 		UserAgent:       UserAgent,
 		RequestTimeOut:  f.timeout,
 		RetryTimeOut:    f.timeout + 10*time.Second, // the SDK's retry loop; it tries once
-		HTTPClient:      &http.Client{Transport: ctxTransport{base: f.transport, ctx: ctx}},
+		HTTPClient:      &http.Client{Transport: ctxTransport{base: f.roundTrip, ctx: ctx}},
 		Region:          f.cfg.Region,
 		AuthVersion:     slssdk.AuthVersionType(f.cfg.AuthVersion),
 		InnerHeaders:    inner,
