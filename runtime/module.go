@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,9 +13,9 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmtail/wasmtail/hostabi"
+	"github.com/wasmtail/wasmtail/runtime/internal/meter"
 )
 
 // ModuleConfig configures one module. The zero value of each field means
@@ -110,6 +111,8 @@ type instance struct {
 	buffer  api.Function
 	process api.Function
 	sink    *sink
+	fuel    api.MutableGlobal
+	dog     watchdog
 	stack   []uint64
 	bufPtr  uint32
 	bufCap  uint32
@@ -141,7 +144,7 @@ func (r *Runtime) Precompile(ctx context.Context, wasm []byte, memoryLimitMB int
 	if err != nil {
 		return err
 	}
-	c, err := e.CompileModule(ctx, wasm)
+	c, err := r.compileMetered(ctx, e, wasm, sha256.Sum256(wasm))
 	if err != nil {
 		return fmt.Errorf("compile: %w", err)
 	}
@@ -280,33 +283,43 @@ func typeNames(ts []api.ValueType) string {
 func (v *version) instantiate(ctx context.Context) (*instance, *Error) {
 	m := v.m
 	s := newSink(m.lim)
-	ctx, cancel := context.WithTimeout(withSink(ctx, s), m.cfg.Timeout)
-	defer cancel()
-	mod, err := v.engine.InstantiateModule(ctx, v.compiled, moduleConfig(s, v.start))
+	ctx = withSink(ctx, s)
+	mod, err := v.engine.InstantiateModule(ctx, v.compiled, moduleConfig(s))
 	if err != nil {
 		v.release()
-		return nil, m.classify(ctx, nil, fmt.Errorf("instantiate: %w", err))
+		return nil, m.classify(nil, fmt.Errorf("instantiate: %w", err))
 	}
+	fuel, _ := mod.ExportedGlobal(meter.FuelExport).(api.MutableGlobal)
 	in := &instance{
-		v: v, mod: mod, mem: mod.Memory(), sink: s, stack: make([]uint64, 2),
+		v: v, mod: mod, mem: mod.Memory(), sink: s, fuel: fuel, stack: make([]uint64, 2),
 		buffer:  mod.ExportedFunction(hostabi.ExportBuffer),
 		process: mod.ExportedFunction(hostabi.ExportProcess),
 	}
-	if in.mem == nil {
+	if in.mem == nil || in.fuel == nil {
 		in.close()
 		return nil, m.errorf(KindRefused, "module has no memory")
+	}
+	// _initialize, wasmtail_buffer and wasmtail_init share one deadline.
+	in.arm(m.cfg.Timeout)
+	defer in.disarm()
+	if v.start {
+		if err := mod.ExportedFunction(hostabi.ExportInitialize).CallWithStack(ctx, nil); err != nil {
+			e := m.classify(in, fmt.Errorf("%s: %w", hostabi.ExportInitialize, err))
+			in.close()
+			return nil, e
+		}
 	}
 	cfg := m.cfg.Config
 	s.reset(hostabi.MaxLogCallsPerCall)
 	if err := in.ensureBuffer(ctx, uint32(len(cfg))); err != nil {
-		e := m.classify(ctx, in, fmt.Errorf("wasmtail_buffer: %w", err))
+		e := m.classify(in, fmt.Errorf("wasmtail_buffer: %w", err))
 		in.close()
 		return nil, e
 	}
 	in.mem.Write(in.bufPtr, cfg)
 	in.stack[0], in.stack[1] = uint64(in.bufPtr), uint64(len(cfg))
 	if err := mod.ExportedFunction(hostabi.ExportInit).CallWithStack(ctx, in.stack); err != nil {
-		e := m.classify(ctx, in, fmt.Errorf("wasmtail_init: %w", err))
+		e := m.classify(in, fmt.Errorf("wasmtail_init: %w", err))
 		in.close()
 		return nil, e
 	}
@@ -494,12 +507,13 @@ func (in *instance) call(ctx context.Context, enc *hostabi.Encoder, out func(*ho
 	if ctx.Err() != nil {
 		return &Error{Module: m.cfg.Name, Kind: KindCanceled, Err: ctx.Err()}
 	}
-	ctx, cancel := context.WithTimeout(withSink(ctx, in.sink), m.cfg.Timeout)
-	defer cancel()
+	ctx = withSink(ctx, in.sink)
+	in.arm(m.cfg.Timeout)
+	defer in.disarm()
 	size := uint32(enc.Size())
 	in.sink.reset(hostabi.MaxLogCallsPerCall + 2*enc.Count())
 	if err := in.ensureBuffer(ctx, size); err != nil {
-		return m.classify(ctx, in, fmt.Errorf("wasmtail_buffer: %w", err))
+		return m.classify(in, fmt.Errorf("wasmtail_buffer: %w", err))
 	}
 	buf, ok := in.mem.Read(in.bufPtr, size)
 	if !ok {
@@ -508,7 +522,7 @@ func (in *instance) call(ctx context.Context, enc *hostabi.Encoder, out func(*ho
 	enc.Encode(buf, in.bufPtr)
 	in.stack[0], in.stack[1] = uint64(enc.Count()), uint64(size)
 	if err := in.process.CallWithStack(ctx, in.stack); err != nil {
-		return m.classify(ctx, in, fmt.Errorf("wasmtail_process: %w", err))
+		return m.classify(in, fmt.Errorf("wasmtail_process: %w", err))
 	}
 	res := int64(in.stack[0])
 	if res < 0 {
@@ -523,21 +537,19 @@ func (in *instance) call(ctx context.Context, enc *hostabi.Encoder, out func(*ho
 	return nil
 }
 
-// classify turns a failed call into an *Error of the right kind.
-func (m *Module) classify(ctx context.Context, in *instance, err error) *Error {
+// classify turns a failed call into an *Error of the right kind. in is
+// disarmed already or not at all (the caller's defer): the fuel it reads
+// is the guest's own.
+func (m *Module) classify(in *instance, err error) *Error {
 	k := KindTrap
-	var exit *sys.ExitError
 	switch {
 	case errors.Is(err, errLogFlood):
 		k = KindLogFlood
 	case errors.Is(err, errBufferOutside):
 		k = KindABI
-	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
+	case in != nil && in.outOfFuel():
 		k = KindTimeout
 		err = fmt.Errorf("no answer within %s: %w", m.cfg.Timeout, err)
-	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeContextCanceled,
-		errors.Is(context.Cause(ctx), context.Canceled):
-		k = KindCanceled
 	case in != nil && atLimit(in.mem, m.cfg.MemoryLimitMB):
 		k = KindMemory
 		err = fmt.Errorf("memory at %.1f of %d MiB: %w", float64(in.mem.Size())/(1<<20), m.cfg.MemoryLimitMB, err)

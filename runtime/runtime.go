@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmtail/wasmtail/hostabi"
+	"github.com/wasmtail/wasmtail/runtime/internal/meter"
 )
 
 // Config configures a Runtime. The zero value is valid.
@@ -69,7 +73,7 @@ func (r *Runtime) compile(ctx context.Context, e wazero.Runtime, pages uint32, w
 	if c := r.ref(key); c != nil {
 		return c, release, nil
 	}
-	c, err := e.CompileModule(ctx, wasm)
+	c, err := r.compileMetered(ctx, e, wasm, key.sum)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -90,6 +94,51 @@ func (r *Runtime) compile(ctx context.Context, e wazero.Runtime, pages uint32, w
 	r.compiled[key] = &code{c: c, refs: 1}
 	r.mu.Unlock()
 	return c, release, nil
+}
+
+// compileMetered compiles wasm, whose sha256 is sum, with fuel metering
+// added (package meter; RATIONALE.md, "Deadlines"). The metered bytes are
+// kept in the cache folder, if there is one, so that a restarted agent
+// does not rewrite a module it has seen.
+func (r *Runtime) compileMetered(ctx context.Context, e wazero.Runtime, wasm []byte, sum [32]byte) (c wazero.CompiledModule, err error) {
+	metered, err := r.metered(wasm, sum)
+	if err != nil {
+		return nil, err
+	}
+	// wazero v1.12 panics on some malformed modules (found by fuzzing
+	// package meter): a user's bad file must not take the agent down.
+	defer func() {
+		if p := recover(); p != nil {
+			c, err = nil, fmt.Errorf("the module is malformed (wazero: %v)", p)
+		}
+	}()
+	return e.CompileModule(ctx, metered)
+}
+
+// meteredVersion names the cached metered bytes; bump it when package
+// meter changes what it writes.
+const meteredVersion = "metered-v1-"
+
+func (r *Runtime) metered(wasm []byte, sum [32]byte) ([]byte, error) {
+	var path string
+	if r.cfg.CacheDir != "" {
+		path = filepath.Join(r.cfg.CacheDir, meteredVersion+hex.EncodeToString(sum[:])+".wasm")
+		if b, err := os.ReadFile(path); err == nil {
+			return b, nil
+		}
+	}
+	b, err := meter.Instrument(wasm)
+	if err != nil {
+		return nil, err
+	}
+	if path != "" {
+		// Best effort: without it the next start instruments again.
+		tmp := fmt.Sprintf("%s.%d.tmp", path, time.Now().UnixNano())
+		if os.WriteFile(tmp, b, 0o600) == nil && os.Rename(tmp, path) != nil {
+			_ = os.Remove(tmp)
+		}
+	}
+	return b, nil
 }
 
 func (r *Runtime) ref(key codeKey) wazero.CompiledModule {
@@ -200,7 +249,6 @@ func (r *Runtime) engine(ctx context.Context, pages uint32) (wazero.Runtime, err
 	}
 	e := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
 		WithCompilationCache(r.cache).
-		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(pages))
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, e); err != nil {
 		_ = e.Close(ctx)
@@ -222,16 +270,14 @@ func (r *Runtime) engine(ctx context.Context, pages uint32) (wazero.Runtime, err
 
 // moduleConfig is what every instance gets: no args, no env, no files, no
 // network (wazero grants none unless asked); real clocks and randomness.
-func moduleConfig(s *sink, start bool) wazero.ModuleConfig {
-	c := wazero.NewModuleConfig().
+// _initialize is not a start function: it runs once the fuel is set.
+func moduleConfig(s *sink) wazero.ModuleConfig {
+	return wazero.NewModuleConfig().
 		WithName("").
 		WithStdout(s.writer(hostabi.LevelInfo)).
 		WithStderr(s.writer(hostabi.LevelWarn)).
 		WithSysWalltime().
 		WithSysNanotime().
-		WithRandSource(rand.Reader)
-	if start {
-		return c.WithStartFunctions(hostabi.ExportInitialize)
-	}
-	return c.WithStartFunctions()
+		WithRandSource(rand.Reader).
+		WithStartFunctions()
 }
