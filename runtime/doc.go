@@ -7,8 +7,10 @@
 // worker takes an instance for one batch and gives it back, so an instance
 // is never used by two goroutines at once.
 //
-// Every batch runs under a deadline: the instance is closed when it passes
-// (wazero's WithCloseOnContextDone). Memory is capped per module. Guests
+// Every batch runs under a deadline. Modules are rewritten before they are
+// compiled (package runtime/internal/meter) so that their code counts down
+// a fuel global and traps when it is spent; a watchdog empties it when the
+// Timeout passes (fuel.go, RATIONALE.md). Memory is capped per module. Guests
 // get WASI with no files, no environment, no arguments and no network;
 // their stdout, stderr and the log import go to the agent's log, tagged with
 // the module's name and rate-limited.

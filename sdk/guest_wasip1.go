@@ -93,9 +93,9 @@ var (
 	kcLen int
 )
 
-// Under the agent every Go function call and loop iteration pays for the
-// deadline check, so this path avoids both where it can: it reads and
-// writes the ABI's tables as Go structs in place.
+// In Go's Wasm code every function call and taken branch passes through
+// a dispatch loop, so this path avoids calls and loops where it can: it
+// reads and writes the ABI's tables as Go structs in place.
 //
 //go:wasmexport wasmtail_process
 func wasmtailProcess(count, nbytes uint32) int64 {

@@ -81,10 +81,10 @@
 //
 // # Limits
 //
-// The fuel starts at 0 and the host can only set it once the module is
-// instantiated, so a module with a start section traps in it, failing to
-// instantiate, and a WASI reactor's _initialize must be called after setting
-// the fuel, not as a start function of the instantiation.
+// The fuel starts at InitialFuel, so that a module's start section runs
+// before the host can set it (with a budget of that much); a host that
+// wants a tighter bound calls a WASI reactor's _initialize itself, after
+// setting the fuel, rather than as a start function of the instantiation.
 //
 // Instrument accepts the instructions of WebAssembly 2.0 that wazero enables
 // by default: the MVP, sign extension, non-trapping float-to-int
@@ -104,6 +104,10 @@ import (
 // FuelExport is the name under which an instrumented module exports its
 // fuel, a mutable i64 global.
 const FuelExport = "wasmtail_fuel"
+
+// InitialFuel is the fuel an instance starts with, before the host sets
+// it: about a second of the fastest code.
+const InitialFuel = 1 << 33
 
 // maxStretch is the most instructions a check pays for.
 const maxStretch = 64
@@ -304,7 +308,7 @@ func limits(b []byte, p, end int) (int, error) {
 // the length operand of a bulk operation while its cost is charged. Both
 // are mutable and start at 0.
 var (
-	fuelGlobal    = []byte{0x7e, 0x01, 0x42, 0x00, 0x0b} // mut i64 = i64.const 0
+	fuelGlobal    = []byte{0x7e, 0x01, 0x42, 0x80, 0x80, 0x80, 0x80, 0x20, 0x0b} // mut i64 = i64.const InitialFuel
 	scratchGlobal = []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // mut i32 = i32.const 0
 )
 
