@@ -306,10 +306,10 @@ func limits(b []byte, p, end int) (int, error) {
 
 // The globals Instrument adds: the fuel, and the scratch global that holds
 // the length operand of a bulk operation while its cost is charged. Both
-// are mutable and start at 0.
+// are mutable; the fuel starts at InitialFuel, the scratch at 0.
 var (
 	fuelGlobal    = []byte{0x7e, 0x01, 0x42, 0x80, 0x80, 0x80, 0x80, 0x20, 0x0b} // mut i64 = i64.const InitialFuel
-	scratchGlobal = []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // mut i32 = i32.const 0
+	scratchGlobal = []byte{0x7f, 0x01, 0x41, 0x00, 0x0b}                         // mut i32 = i32.const 0
 )
 
 // globals writes the global section with the n globals encoded in entries
