@@ -194,6 +194,13 @@ func (m *module) sections() error {
 		}
 		p = end
 		if id == secCustom {
+			// Only its name is read, so that a name running past the
+			// section is refused here as the engine would (followed by
+			// the added sections, it might read as valid).
+			l, n, err := u32(b, q, end)
+			if err != nil || uint64(n)+uint64(l) > uint64(end) {
+				return fmt.Errorf("meter: custom section at offset %d: name past the section's end", start)
+			}
 			m.out = append(m.out, b[start:end]...)
 			continue
 		}
