@@ -116,6 +116,9 @@ func TestLoadRefusals(t *testing.T) {
 		{"no marker", readWasm(t, "testdata/hostile/nomarker.wasm"), "no ABI marker"},
 		{"unknown version", readWasm(t, "testdata/hostile/v2.wasm"), "unknown ABI version v2"},
 		{"init traps", readWasm(t, "testdata/hostile/inittrap.wasm"), "wasmtail_init: wasm error: unreachable"},
+		// 2^31 function types declared in 5 bytes: refused before wazero
+		// would allocate them.
+		{"memory bomb at load", []byte("\x00asm\x01\x00\x00\x00\x01\x05\x80\x80\x80\x80\x08"), "declares more items than it has bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

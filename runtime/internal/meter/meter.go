@@ -207,6 +207,15 @@ func (m *module) sections() error {
 		if int(id) >= len(order) || order[id] == 0 {
 			return fmt.Errorf("meter: unknown section id %d at offset %d", id, start)
 		}
+		if id != secStart && id != secDataCount {
+			// Every item of a section's vector takes at least a byte. A
+			// count beyond that is malformed, and wazero v1.12 allocates
+			// the declared count before it reads an item: 2^31 of them in
+			// a few bytes would take the agent's memory.
+			if count, q2, err := u32(b, q, end); err != nil || uint64(count) > uint64(end-q2) {
+				return fmt.Errorf("meter: section %d at offset %d declares more items than it has bytes", id, start)
+			}
+		}
 		rank := order[id]
 		if rank <= last {
 			return fmt.Errorf("meter: section %d at offset %d out of order or repeated", id, start)

@@ -416,6 +416,9 @@ func TestErrors(t *testing.T) {
 		{"repeated", module(section(1, vec()), section(1, vec())), "out of order"},
 		{"section id", module(section(13, vec())), "unknown section id 13"},
 		{"section size", append(module(), 0x01, 0x05, 0x00), "past the end"},
+		// 2^31 types declared in 5 bytes: wazero would allocate them all.
+		{"huge vector", module(section(1, []byte{0x80, 0x80, 0x80, 0x80, 0x08})), "declares more items than it has bytes"},
+		{"huge data vector", module(section(11, []byte{0xff, 0xff, 0x03, 0x00})), "declares more items than it has bytes"},
 		{"threads", funcModule(nil, nil, nil, []byte{0x41, 0x00, 0xfe, 0x00, 0x02, 0x00}),
 			"function 0 at offset 32: unsupported opcode 0xfe (threads)"},
 		{"tail call", funcModule(nil, nil, nil, []byte{0x12, 0x00}),
