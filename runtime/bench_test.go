@@ -29,9 +29,7 @@ func benchBoundary(b *testing.B, module string, n int) {
 		{
 			rt, _ := newRuntime(b)
 			ctx := context.Background()
-			m, err := rt.Load(ctx, readWasm(b, module), runtime.ModuleConfig{Name: "identity"})
-			require.NoError(b, err)
-			defer m.Close(ctx)
+			m := load(b, rt, module, runtime.ModuleConfig{Name: "identity"})
 			var in [][]byte
 			for _, l := range lines(n) {
 				in = append(in, []byte(l))

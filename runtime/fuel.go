@@ -26,7 +26,8 @@ import (
 //     seven times it (Go guests burn ~3 per ns).
 //
 // RATIONALE.md says why this replaces wazero's WithCloseOnContextDone.
-const fuelPerNs = 20
+// (A variable so that a test can take the budget out of the way.)
+var fuelPerNs int64 = 20
 
 // emptyFuel is what the watchdog stores: negative, and far enough from
 // the minimum that no charge can wrap it around.
@@ -41,7 +42,7 @@ const refire = time.Millisecond
 // accesses to the fuel global (the guest's are its own).
 type watchdog struct {
 	mu       sync.Mutex
-	fuel     api.MutableGlobal
+	fuel     api.MutableGlobal // the instance's wasmtail_fuel
 	t        *time.Timer
 	armed    bool
 	deadline time.Time
@@ -52,7 +53,6 @@ func (in *instance) arm(d time.Duration) {
 	w := &in.dog
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.fuel = in.fuel
 	w.fuel.Set(uint64(budget(d)))
 	w.armed = true
 	w.deadline = time.Now().Add(d)
@@ -80,7 +80,7 @@ func (in *instance) outOfFuel() bool {
 	w := &in.dog
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return int64(in.fuel.Get()) < 0
+	return int64(w.fuel.Get()) < 0
 }
 
 func (w *watchdog) fire() {

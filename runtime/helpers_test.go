@@ -57,6 +57,17 @@ func newRuntime(t testing.TB) (*runtime.Runtime, *syncBuf) {
 	return rt, logs
 }
 
+// load loads the module at path into rt; it is closed when the test ends
+// (before rt, whose cleanup was registered first).
+func load(t testing.TB, rt *runtime.Runtime, path string, cfg runtime.ModuleConfig) *runtime.Module {
+	t.Helper()
+	ctx := context.Background()
+	m, err := rt.Load(ctx, readWasm(t, path), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close(ctx) })
+	return m
+}
+
 func encodeLines(enc *hostabi.Encoder, lines ...string) {
 	enc.Reset()
 	for i, l := range lines {

@@ -111,7 +111,6 @@ type instance struct {
 	buffer  api.Function
 	process api.Function
 	sink    *sink
-	fuel    api.MutableGlobal
 	dog     watchdog
 	stack   []uint64
 	bufPtr  uint32
@@ -291,13 +290,17 @@ func (v *version) instantiate(ctx context.Context) (*instance, *Error) {
 	}
 	fuel, _ := mod.ExportedGlobal(meter.FuelExport).(api.MutableGlobal)
 	in := &instance{
-		v: v, mod: mod, mem: mod.Memory(), sink: s, fuel: fuel, stack: make([]uint64, 2),
+		v: v, mod: mod, mem: mod.Memory(), sink: s, dog: watchdog{fuel: fuel}, stack: make([]uint64, 2),
 		buffer:  mod.ExportedFunction(hostabi.ExportBuffer),
 		process: mod.ExportedFunction(hostabi.ExportProcess),
 	}
-	if in.mem == nil || in.fuel == nil {
+	if in.mem == nil {
 		in.close()
 		return nil, m.errorf(KindRefused, "module has no memory")
+	}
+	if fuel == nil { // the metering rewrite adds it: a bug if missing
+		in.close()
+		return nil, m.errorf(KindRefused, "module has no %s export", meter.FuelExport)
 	}
 	// _initialize, wasmtail_buffer and wasmtail_init share one deadline.
 	in.arm(m.cfg.Timeout)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,9 +16,7 @@ import (
 func TestIdentity(t *testing.T) {
 	rt, _ := newRuntime(t)
 	ctx := context.Background()
-	m, err := rt.Load(ctx, readWasm(t, "testdata/identity.wasm"), runtime.ModuleConfig{Name: "identity"})
-	require.NoError(t, err)
-	defer m.Close(ctx)
+	m := load(t, rt, "testdata/identity.wasm", runtime.ModuleConfig{Name: "identity"})
 
 	var enc hostabi.Encoder
 	encodeLines(&enc, "a=1", "", "b")
@@ -48,9 +47,7 @@ func TestIdentity(t *testing.T) {
 func TestPoolRace(t *testing.T) {
 	rt, _ := newRuntime(t)
 	ctx := context.Background()
-	m, err := rt.Load(ctx, readWasm(t, "testdata/identity.wasm"), runtime.ModuleConfig{Name: "identity"})
-	require.NoError(t, err)
-	defer m.Close(ctx)
+	m := load(t, rt, "testdata/identity.wasm", runtime.ModuleConfig{Name: "identity"})
 	var wg sync.WaitGroup
 	for w := range 8 {
 		wg.Add(1)
@@ -76,9 +73,7 @@ func TestPoolRace(t *testing.T) {
 func TestSwap(t *testing.T) {
 	rt, logs := newRuntime(t)
 	ctx := context.Background()
-	m, err := rt.Load(ctx, readWasm(t, "testdata/identity.wasm"), runtime.ModuleConfig{Name: "m"})
-	require.NoError(t, err)
-	defer m.Close(ctx)
+	m := load(t, rt, "testdata/identity.wasm", runtime.ModuleConfig{Name: "m"})
 	var enc hostabi.Encoder
 	run := func() error {
 		encodeLines(&enc, "x")
@@ -87,7 +82,7 @@ func TestSwap(t *testing.T) {
 	}
 	require.NoError(t, run())
 
-	err = m.Swap(ctx, readWasm(t, "testdata/hostile/nomarker.wasm"))
+	err := m.Swap(ctx, readWasm(t, "testdata/hostile/nomarker.wasm"))
 	var re *runtime.Error
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, runtime.KindRefused, re.Kind)
@@ -175,9 +170,7 @@ func TestSwapUnderLoad(t *testing.T) {
 func TestGoSDKKeysAcrossBatches(t *testing.T) {
 	rt, _ := newRuntime(t)
 	ctx := context.Background()
-	m, err := rt.Load(ctx, readWasm(t, "testdata/reload/gotag1.wasm"), runtime.ModuleConfig{Name: "gotag"})
-	require.NoError(t, err)
-	defer m.Close(ctx)
+	m := load(t, rt, "testdata/reload/gotag1.wasm", runtime.ModuleConfig{Name: "gotag"})
 
 	var enc hostabi.Encoder
 	for _, key := range []string{"level", "trace", "level", "spans", "x", "y"} {
@@ -191,4 +184,26 @@ func TestGoSDKKeysAcrossBatches(t *testing.T) {
 		want := []rec{{1, 0, [][2]string{{"content", "c"}, {key, "v-" + key}, {"v", "1"}}}}
 		require.Equal(t, want, got, "batch with key %q", key)
 	}
+}
+
+// TestDeadlineIsWallClock: with a budget too large to matter (a million
+// fuel per nanosecond: hours of guest code), an infinite loop is still
+// stopped at its Timeout, by the watchdog, and reported as a timeout.
+// (The hostile suite's loop would time out through the budget alone.)
+func TestDeadlineIsWallClock(t *testing.T) {
+	defer runtime.SetFuelPerNs(1_000_000)()
+	rt, _ := newRuntime(t)
+	ctx := context.Background()
+	m := load(t, rt, "testdata/hostile/loop.wasm", runtime.ModuleConfig{
+		Name: "loop", Timeout: 50 * time.Millisecond, MaxFailures: 100})
+	var enc hostabi.Encoder
+	encodeLines(&enc, "x")
+	start := time.Now()
+	traps, err := m.Process(ctx, &enc, func(*hostabi.View) {})
+	took := time.Since(start)
+	var re *runtime.Error
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, runtime.KindTimeout, re.Kind, "%v", err)
+	assert.Equal(t, 2, traps, "the batch and its retry")
+	assert.Less(t, took, 5*time.Second, "two 50 ms deadlines")
 }

@@ -139,30 +139,20 @@ func (m *groupMeta) len() int {
 	return n
 }
 
-// appendLogGroup appends the LogGroup of records and m to dst. bodyLens,
-// when not nil, holds each record's logBodyLen. It grows dst once, to the
-// group's exact size, and writes the logs in place.
+// appendLogGroup appends the LogGroup of records and m to dst; bodyLens
+// holds each record's logBodyLen (the sender has them from batching). It
+// grows dst once, to the group's exact size, and writes the logs in place.
 func appendLogGroup(dst []byte, records []batch.Record, bodyLens []int, m *groupMeta, nanos bool) []byte {
 	size := m.len()
-	for i := range records {
-		if bodyLens != nil {
-			size += fieldLen(bodyLens[i])
-		} else {
-			size += logLen(&records[i], nanos)
-		}
+	for _, n := range bodyLens {
+		size += fieldLen(n)
 	}
 	dst = slices.Grow(dst, size)
 	start := len(dst)
 	b := dst[:start+size]
 	i := start
 	for k := range records {
-		var n int
-		if bodyLens != nil {
-			n = bodyLens[k]
-		} else {
-			n = logBodyLen(&records[k], nanos)
-		}
-		i = putLog(b, i, &records[k], n, nanos)
+		i = putLog(b, i, &records[k], bodyLens[k], nanos)
 	}
 	if m.topic != "" {
 		i = putString(b, i, tagGroupTopic, m.topic)
