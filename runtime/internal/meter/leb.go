@@ -67,3 +67,39 @@ func lenU32(v uint32) int {
 	}
 	return n
 }
+
+// s32 decodes the signed LEB128 of at most 5 bytes at b[p:end] and returns
+// it with the offset that follows it.
+func s32(b []byte, p, end int) (int32, int, error) {
+	var v int64
+	for shift := 0; shift < 35; shift += 7 {
+		if p >= end {
+			return 0, p, errTruncated
+		}
+		c := b[p]
+		p++
+		v |= int64(c&0x7f) << shift
+		if c < 0x80 {
+			if c&0x40 != 0 {
+				v |= -1 << (shift + 7)
+			}
+			if v < -1<<31 || v >= 1<<31 {
+				return 0, p, errLEB
+			}
+			return int32(v), p, nil
+		}
+	}
+	return 0, p, errLEB
+}
+
+// appendS32 appends v as a signed LEB128 of minimal length.
+func appendS32(out []byte, v int32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 && c&0x40 == 0 || v == -1 && c&0x40 != 0 {
+			return append(out, c)
+		}
+		out = append(out, c|0x80)
+	}
+}

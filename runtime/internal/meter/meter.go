@@ -79,6 +79,14 @@
 // functions do (WASI, the host's imports) is not metered; memory.grow is not
 // either, since the memory limit bounds what it can do.
 //
+// # Data segments
+//
+// Instrument also merges data segments that follow each other in memory
+// with gaps of at most 64 bytes, the gaps filled with zeros, when no
+// earlier segment wrote there (see dataSection): Go splits its data into
+// tens of thousands of segments, which the engine decodes, validates and
+// copies one by one on every load. An instance starts with the same memory.
+//
 // # Limits
 //
 // The fuel starts at InitialFuel, so that a module's start section runs
@@ -172,12 +180,14 @@ type module struct {
 	fuel, scratch   uint32 // indices of the added globals
 	globalsDone     bool   // the global section is written
 	exportDone      bool   // the export section is written
+	dataCount       bool   // the module has a data count section
 
 	code code // the function body instrumenter, reused for every function
 }
 
 // sections copies the sections of m.b to m.out, rewriting the global,
-// export and code sections and adding the first two if absent.
+// export and code sections and adding the first two if absent, and merging
+// data segments (dataSection).
 func (m *module) sections() error {
 	b := m.b
 	last := 0 // rank of the last non-custom section
@@ -239,6 +249,11 @@ func (m *module) sections() error {
 			err = m.exportSection(q, end)
 		case secCode:
 			err = m.codeSection(q, end)
+		case secDataCount:
+			m.dataCount = true
+			m.out = append(m.out, b[start:end]...)
+		case secData:
+			m.dataSection(start, q, end)
 		default:
 			m.out = append(m.out, b[start:end]...)
 		}

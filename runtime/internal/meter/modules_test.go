@@ -1,6 +1,7 @@
 package meter_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -301,6 +302,22 @@ func TestGoGuest(t *testing.T) {
 	meteredCode, err := r.CompileModule(ctx, meteredWasm)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The data segments are merged: the memory an instance starts with is
+	// the same.
+	if got, was := dataSegments(t, meteredWasm), dataSegments(t, plainWasm); got*10 > was {
+		t.Errorf("%d data segments after Instrument, of %d", got, was)
+	}
+	var mems [2][]byte
+	for i, c := range []wazero.CompiledModule{plainCode, meteredCode} {
+		mod, err := r.InstantiateModule(ctx, c, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mems[i], _ = mod.Memory().Read(0, mod.Memory().Size())
+	}
+	if !bytes.Equal(mems[0], mems[1]) {
+		t.Error("an instance of the instrumented module starts with other memory")
 	}
 	const config = `{"SourceKey":"content"}`
 	plain, err := newGoGuest(t, r, plainCode, false, config)
