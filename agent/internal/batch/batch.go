@@ -8,7 +8,10 @@
 // fields live in slices that are reused when the batch is recycled.
 package batch
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // ContentKey is the key of the raw line (DESIGN.md §3).
 const ContentKey = "content"
@@ -94,6 +97,14 @@ func (b *Batch) AppendToLast(f Field) {
 func (b *Batch) NewFields() []Field {
 	n := len(b.fields)
 	return b.fields[n:n:n]
+}
+
+// AllocFields returns n fields from the batch's arena, for a processor to
+// fill in by index: the contents of a record whose field count it knows.
+func (b *Batch) AllocFields(n int) []Field {
+	m := len(b.fields)
+	b.fields = slices.Grow(b.fields, n)[:m+n]
+	return b.fields[m : m+n : m+n]
 }
 
 // AppendField appends f to fs, which must be the last slice returned by

@@ -208,6 +208,38 @@ type state struct {
 	enc  hostabi.Encoder
 	orig []batch.Record
 	keys map[string]string
+	// kc maps the guest addresses of the output keys of one call to their
+	// strings: a parser names the same few keys in every record, from the
+	// same addresses. An entry is valid for the call that made it only: by
+	// the next call the guest's memory may hold other bytes at an address.
+	kc    [128]keyAt
+	kcGen uint32 // the call kc's entries are valid for
+}
+
+type keyAt struct {
+	ptr, n, gen uint32
+	key         string
+}
+
+// key returns the output key at [ptr, ptr+n) of v as a string that may be
+// kept: an input key's own string, or an interned copy.
+func (st *state) key(v *hostabi.View, ptr, n uint32) string {
+	c := &st.kc[((ptr+n<<16)*0x9e3779b1)>>25] // Fibonacci hashing: 7 bits
+	if c.ptr == ptr && c.n == n && c.gen == st.kcGen {
+		return c.key
+	}
+	key, ok := st.enc.Key(ptr, n)
+	if !ok {
+		kb := v.Bytes(ptr, n)
+		if key, ok = st.keys[string(kb)]; !ok {
+			key = string(kb)
+			if len(st.keys) < 4096 {
+				st.keys[key] = key
+			}
+		}
+	}
+	*c = keyAt{ptr: ptr, n: n, gen: st.kcGen, key: key}
+	return key
 }
 
 // Module returns the handle of the running module (nil if it was refused).
@@ -270,6 +302,10 @@ func (p *Processor) Process(ctx context.Context, b *batch.Batch) error {
 // left it alone) keeps its field slice; other fields are rebuilt, pointing
 // into the batch's buffer where the guest returned slices of its input.
 func (p *Processor) apply(b *batch.Batch, st *state, v *hostabi.View) {
+	if st.kcGen++; st.kcGen == 0 { // wrapped: entries of call 0 would look valid
+		clear(st.kc[:])
+		st.kcGen = 1
+	}
 	n := v.Len()
 	j := 0
 	k := 0 // the input record the guest's output is expected to come from
@@ -284,27 +320,17 @@ func (p *Processor) apply(b *batch.Batch, st *state, v *hostabi.View) {
 			j += h.NFields
 			continue
 		}
-		fs := b.NewFields()
-		for range h.NFields {
+		fs := b.AllocFields(h.NFields)
+		for x := range fs {
 			f := v.Field(j)
 			j++
-			key, ok := st.enc.Key(f.KeyPtr, f.KeyLen)
-			if !ok {
-				kb := v.Bytes(f.KeyPtr, f.KeyLen)
-				if key, ok = st.keys[string(kb)]; !ok {
-					key = string(kb)
-					if len(st.keys) < 4096 {
-						st.keys[key] = key
-					}
-				}
-			}
 			val, ok := st.enc.Value(f.ValPtr, f.ValLen)
 			if !ok {
 				start := len(b.Extra)
 				b.Extra = append(b.Extra, v.Bytes(f.ValPtr, f.ValLen)...)
 				val = b.Extra[start:len(b.Extra):len(b.Extra)]
 			}
-			fs = b.AppendField(fs, batch.Field{Key: key, Value: val})
+			fs[x] = batch.Field{Key: st.key(v, f.KeyPtr, f.KeyLen), Value: val}
 		}
 		b.Records[i] = batch.Record{Sec: h.Sec, Nsec: h.Nsec, Fields: fs}
 	}

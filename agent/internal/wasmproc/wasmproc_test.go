@@ -2,6 +2,7 @@ package wasmproc_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -160,4 +161,21 @@ func TestLogfmtWasmMatchesNative(t *testing.T) {
 	assert.Equal(t, dump(want), dump(b.Records))
 	assert.Contains(t, dump(b.Records)[0], `app_msg="hello \"you\""`)
 	assert.Contains(t, dump(b.Records)[2], `app_d=""`)
+}
+
+// TestOutputKeysReadEveryCall: a guest may put another key at the same
+// address in its next answer (here the keys are the input's values, in
+// the buffer the host reuses); each batch gets the keys it was given.
+func TestOutputKeysReadEveryCall(t *testing.T) {
+	e := newEnv(t)
+	p := e.build(t, map[string]any{"Module": filepath.Join(repo, "runtime", "testdata", "valuekey.wasm")})
+	for _, lines := range [][]string{{"aaa", "bbbb"}, {"ccc", "dddd"}, {"aaa", "bbbb"}} {
+		b := newBatch(lines...)
+		require.NoError(t, p.Process(context.Background(), b))
+		want := []string{
+			fmt.Sprintf("1700000003.123456789 %s=%q", lines[0], lines[0]),
+			fmt.Sprintf("1700000004.123456789 %s=%q", lines[1], lines[1]),
+		}
+		require.Equal(t, want, dump(b.Records))
+	}
 }
