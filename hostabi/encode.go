@@ -3,6 +3,7 @@ package hostabi
 import (
 	"encoding/binary"
 	"sort"
+	"unsafe"
 )
 
 // Encoder builds the input batch the host writes into a guest. Records and
@@ -23,6 +24,7 @@ type Encoder struct {
 	keyAddr []uint32
 	valAddr []uint32
 	hint    int
+	lastKey int // index of the last field's key
 }
 
 type encRecord struct {
@@ -42,7 +44,7 @@ func (e *Encoder) Reset() {
 	clear(e.fields)
 	e.recs, e.fields = e.recs[:0], e.fields[:0]
 	e.keys, e.keyAddr, e.valAddr = e.keys[:0], e.keyAddr[:0], e.valAddr[:0]
-	e.keyLen, e.dataLen, e.hint = 0, 0, 0
+	e.keyLen, e.dataLen, e.hint, e.lastKey = 0, 0, 0, 0
 }
 
 // AddRecord starts a record; the fields added next belong to it.
@@ -53,25 +55,32 @@ func (e *Encoder) AddRecord(sec int64, nsec int32) {
 // AddField adds a field to the last record. The value is referenced until
 // the next Reset and must not change before Encode.
 func (e *Encoder) AddField(key string, value []byte) {
-	k := -1
-	if n := len(e.fields); n > 0 && e.keys[e.fields[n-1].key] == key {
-		k = e.fields[n-1].key // the common case: every record has the same keys
-	} else {
-		for i, s := range e.keys {
-			if s == key {
-				k = i
-				break
-			}
-		}
-	}
-	if k < 0 {
-		k = len(e.keys)
-		e.keys = append(e.keys, key)
-		e.keyLen += len(key)
+	k := e.lastKey
+	if k >= len(e.keys) || !same(e.keys[k], key) {
+		k = e.keyIndex(key)
+		e.lastKey = k
 	}
 	e.fields = append(e.fields, encField{key: k, value: value})
 	e.dataLen += len(value)
 	e.recs[len(e.recs)-1].nfields++
+}
+
+// keyIndex returns the index of key in e.keys, adding it if new.
+func (e *Encoder) keyIndex(key string) int {
+	for i, s := range e.keys {
+		if s == key {
+			return i
+		}
+	}
+	e.keys = append(e.keys, key)
+	e.keyLen += len(key)
+	return len(e.keys) - 1
+}
+
+// same reports whether a == b, without a call when both are the same
+// string (records usually share their keys' strings).
+func same(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
 }
 
 // Count is the number of records added.
