@@ -33,7 +33,11 @@ import (
 // reported apart, as endpoint-cpu-s, and the log line splits the agent's
 // CPU into user and system time.
 //
-//	go test ./agent/e2e -run '^$' -bench SLSvsBlackhole -benchtime 1x (E2E_BENCH_MIB=256 sets the file size)
+//	go test ./agent/e2e -run '^$' -bench SLSvsBlackhole -benchtime 1x
+//
+// E2E_BENCH_MIB=256 sets the file size, E2E_BENCH_SINKS=sls_lz4,... picks
+// the runs, E2E_BENCH_WORKERS=2 sets the pipelines' global Workers and
+// E2E_BENCH_PROFILE=dir writes a CPU profile of the agent per run.
 func BenchmarkSLSvsBlackhole(b *testing.B) {
 	mib := 256
 	if s := os.Getenv("E2E_BENCH_MIB"); s != "" {
@@ -82,6 +86,9 @@ func BenchmarkSLSvsBlackhole(b *testing.B) {
 				procs := ""
 				if regex {
 					procs = "processors:\n" + nginxRegexProcessor
+				}
+				if w := os.Getenv("E2E_BENCH_WORKERS"); w != "" { // the pipeline's global Workers (default 1)
+					procs = "global:\n  Workers: " + w + "\n" + procs
 				}
 				pl := fmt.Sprintf("inputs:\n  - Type: input_file\n    FilePaths: [%s/*.log]\n%sflushers:\n%s", logs, procs, flusher)
 				plPath := filepath.Join(pipelines, "nginx.yaml")
