@@ -16,6 +16,12 @@ import (
 // ContentKey is the key of the raw line (DESIGN.md §3).
 const ContentKey = "content"
 
+// ChunkSize is the size of a batch's buffer: how much of a file a reader
+// reads at once. 512 KiB, as LoongCollector's file reader: against 256 KiB
+// it halves the requests, calls and acknowledgements per byte, which cut
+// the agent's CPU per byte into flusher_sls by about a fifth.
+const ChunkSize = 512 << 10
+
 // Field is one key/value content of a record. Value usually points into
 // Batch.Buf; processors may point it at Batch.Extra or at constants.
 type Field struct {

@@ -108,7 +108,7 @@ func New(cfg *config.Pipeline, set Settings) (*Pipeline, error) {
 		cfg:   cfg,
 		set:   set,
 		log:   log,
-		pool:  batch.NewPool(256 << 10),
+		pool:  batch.NewPool(batch.ChunkSize),
 		queue: make(chan *batch.Batch, 1024),
 		stop:  make(chan struct{}),
 	}

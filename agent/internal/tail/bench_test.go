@@ -9,7 +9,7 @@ import (
 	"github.com/wasmtail/wasmtail/agent/internal/metrics"
 )
 
-// chunk is 256 KiB of nginx access lines, the reader's read size.
+// chunk is 256 KiB of nginx access lines.
 func chunk() []byte {
 	var sb strings.Builder
 	for i := 0; sb.Len() < 256<<10; i++ {

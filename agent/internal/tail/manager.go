@@ -62,7 +62,7 @@ type Options struct {
 	// ReleaseQuiet is how long a rotated-away or deleted file must stay
 	// unchanged at its end before it is closed. Default 5s.
 	ReleaseQuiet time.Duration
-	// ReadSize is the chunk size. Default 256 KiB.
+	// ReadSize is the chunk size. Default batch.ChunkSize.
 	ReadSize int
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
@@ -137,7 +137,7 @@ func New(o Options) (*Manager, error) {
 		o.ReleaseQuiet = 5 * time.Second
 	}
 	if o.ReadSize <= 0 {
-		o.ReadSize = 256 << 10
+		o.ReadSize = batch.ChunkSize
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()

@@ -33,13 +33,13 @@
 //
 // # Batching and throughput
 //
-// A batch is one chunk of one file (about 256 KiB), acknowledged as a whole,
+// A batch is one chunk of one file (up to 512 KiB), acknowledged as a whole,
 // so it is sent as it is: one request (split only past MaxBatchLogs or
 // MaxBatchBytes), with no timer and no accumulation across batches, whose
 // acknowledgement would have to wait for the others. LoongCollector does
 // the same for files whose checkpoint follows delivery. Requests of one
 // pipeline worker are sequential, so against a distant endpoint throughput
-// is about 256 KiB per round trip per worker: set the pipeline's global
+// is about a chunk per round trip per worker: set the pipeline's global
 // Workers (4 to 8) for a remote region. Measured against the local endpoint
 // answering 20 ms late: 11 MB/s with 1 worker, 41 MB/s with 4.
 package sls

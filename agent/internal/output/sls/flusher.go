@@ -184,14 +184,14 @@ func parseEndpoint(ep string) (sdkEndpoint, dial string) {
 // newTransport returns the HTTP transport every request of the flusher
 // goes through; with dial set it connects there whatever the URL's host.
 //
-// A request leaves in one write when it fits the 64 KiB write buffer (a
-// 256 KiB batch of log lines compresses to about 40 KiB); a larger body
+// A request leaves in one write when it fits the 128 KiB write buffer (a
+// 512 KiB batch of log lines compresses to about 80 KiB); a larger body
 // is copied to the connection through a pooled buffer (see copyConn).
 func newTransport(dial string) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
 	t.IdleConnTimeout = 55 * time.Second // under SLS's idle timeout
-	t.WriteBufferSize = 64 << 10
+	t.WriteBufferSize = 128 << 10
 	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second} // as http.DefaultTransport's
 	if dial != "" {
 		d.Timeout = 10 * time.Second
