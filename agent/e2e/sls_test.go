@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasmtail/wasmtail/agent/internal/batch"
+	"github.com/wasmtail/wasmtail/agent/internal/config"
 	"github.com/wasmtail/wasmtail/agent/internal/slslocal"
 )
 
@@ -68,7 +70,7 @@ func TestSLSFaults(t *testing.T) {
 	inject(slslocal.Fault{Status: 503, For: outage})
 	start := time.Now()
 	path := filepath.Join(e.logs, "access.log")
-	writeLines(t, path, 0, slsLines) // ~95 MB: far more than the 16 MiB queue
+	writeLines(t, path, 0, slsLines) // ~95 MB: far more than the queue
 
 	// While the endpoint answers 503, readers must stop: the queue is full
 	// and nothing more is read.
@@ -84,7 +86,8 @@ func TestSLSFaults(t *testing.T) {
 		queued/(1<<20), read2/(1<<20), (read2-read1)/(1<<20), failed503, e.srv.Stats().Logs)
 	assert.Positive(t, failed503, "requests failed with 503")
 	assert.Zero(t, e.srv.Stats().Logs, "nothing accepted during the outage")
-	assert.GreaterOrEqual(t, queued, float64(15<<20), "the 16 MiB queue is full")
+	full := config.DefaultQueueMB(1)<<20 - batch.ChunkSize // room for less than a chunk
+	assert.GreaterOrEqual(t, queued, float64(full), "the %d MiB queue is full", config.DefaultQueueMB(1))
 	assert.Equal(t, read1, read2, "readers paused")
 	// wasmtail_input_blocked_seconds_total counts a wait when it ends.
 	waitFor(t, outage, "readers blocked on the full queue", func() bool {

@@ -56,7 +56,7 @@ func TestLoadPipelineDefaults(t *testing.T) {
 	assert.Equal(t, "doc_basic", p.Name)
 	assert.Equal(t, "testdata/pipeline/valid/doc_basic.yaml", p.File)
 	assert.True(t, p.Enable)
-	assert.Equal(t, config.Global{Workers: 1, QueueMB: 16}, p.Global)
+	assert.Equal(t, config.Global{Workers: 1, QueueMB: 4}, p.Global)
 	assert.Equal(t, config.InputFile{
 		FilePaths:        []string{"/home/test-log/*.log"},
 		FileEncoding:     "utf8",
@@ -70,6 +70,30 @@ func TestLoadPipelineDefaults(t *testing.T) {
 	assert.Empty(t, p.Processors)
 	require.Len(t, p.Flushers, 1)
 	assert.Equal(t, &config.FlusherStdout{OnlyStdout: true, Tags: true}, p.Flushers[0].Stdout)
+}
+
+// TestQueueMBFollowsWorkers: with no QueueMB, the queue holds 1 MiB per
+// worker, at least 4 MiB; a QueueMB set stays as set.
+func TestQueueMBFollowsWorkers(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		global string
+		want   config.Global
+	}{
+		{"", config.Global{Workers: 1, QueueMB: 4}},
+		{"global:\n  Workers: 2\n", config.Global{Workers: 2, QueueMB: 4}},
+		{"global:\n  Workers: 8\n", config.Global{Workers: 8, QueueMB: 8}},
+		{"global:\n  Workers: 8\n  QueueMB:\n", config.Global{Workers: 8, QueueMB: 8}},
+		{"global:\n  Workers: 8\n  QueueMB: 2\n", config.Global{Workers: 8, QueueMB: 2}},
+		{"global:\n  QueueMB: 16\n", config.Global{Workers: 1, QueueMB: 16}},
+	} {
+		path := filepath.Join(dir, "p.yaml")
+		body := c.global + "inputs:\n  - Type: input_file\n    FilePaths: [/var/log/*.log]\nflushers:\n  - Type: flusher_blackhole\n"
+		require.NoError(t, os.WriteFile(path, []byte(body), 0o644))
+		p, err := config.LoadPipeline(path, knownProcessor)
+		require.NoError(t, err, body)
+		assert.Equal(t, c.want, p.Global, body)
+	}
 }
 
 func TestLoadPipelineFlusherFileDefaults(t *testing.T) {

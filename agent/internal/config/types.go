@@ -40,7 +40,7 @@ type Global struct {
 	// this pipeline, 1 to 64. Default 1.
 	Workers int
 	// QueueMB bounds the bytes read but not yet acknowledged, 1 to 4096.
-	// Default 16.
+	// Default DefaultQueueMB(Workers): 4, or Workers if more.
 	QueueMB int
 }
 

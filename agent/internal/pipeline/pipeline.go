@@ -114,7 +114,7 @@ func New(cfg *config.Pipeline, set Settings) (*Pipeline, error) {
 	}
 	p.limit = int64(cfg.Global.QueueMB) << 20
 	if p.limit <= 0 {
-		p.limit = 16 << 20
+		p.limit = int64(config.DefaultQueueMB(cfg.Global.Workers)) << 20
 	}
 	p.sem = semaphore.NewWeighted(p.limit)
 	m := set.Metrics
