@@ -134,7 +134,7 @@ func (r *Runtime) metered(wasm []byte, sum [32]byte) ([]byte, error) {
 	if path != "" {
 		// Best effort: without it the next start instruments again.
 		tmp := fmt.Sprintf("%s.%d.tmp", path, time.Now().UnixNano())
-		if os.WriteFile(tmp, b, 0o600) == nil && os.Rename(tmp, path) != nil {
+		if os.WriteFile(tmp, b, 0o600) != nil || os.Rename(tmp, path) != nil {
 			_ = os.Remove(tmp)
 		}
 	}

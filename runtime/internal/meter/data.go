@@ -22,17 +22,17 @@ type segment struct {
 // Why: Go's linker splits its data at every run of zeros, into tens of
 // thousands of segments (28,000 for a parser), and wazero decodes,
 // validates and copies each on every compile and instantiation, cached or
-// not: about a sixth of loading a Go guest from the cache. Merged, the
-// module is a few hundred KB larger and the data one copy.
+// not: about a sixth of loading a Go guest from the cache. Merged, about a
+// dozen remain, and the module is a few hundred KB of zeros larger.
 //
 // The memory an instance starts with is the same: segments are written in
 // order into zeroed memory, and a gap is filled only where no earlier
-// segment wrote. A merged
-// segment is in bounds exactly when the segments it replaces are, since it
-// spans from the first one's start to the last one's end. The section is
-// copied unchanged if a segment is anything else than active, in memory 0,
-// at an i32.const offset, or if the module has a data count section (then
-// its code may refer to segments by index, with memory.init or data.drop).
+// segment wrote. A merged segment is in bounds exactly when the segments
+// it replaces are, since it spans from the first one's start to the last
+// one's end. The section is copied unchanged if a segment is anything else
+// than active, in memory 0, at an i32.const offset, or if the module has a
+// data count section (then its code may refer to segments by index, with
+// memory.init or data.drop).
 func (m *module) dataSection(start, p, end int) {
 	b := m.b
 	if m.dataCount {

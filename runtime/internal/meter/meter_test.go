@@ -95,6 +95,25 @@ func (g *guest) used(fn string, args ...uint64) int64 {
 	return fuel - left
 }
 
+// exactFuel checks that fn(n) metered, given exactly the fuel it uses,
+// returns what it returns unmetered, and that one unit less stops it. It
+// returns the fuel and the result.
+func exactFuel(t *testing.T, plain, metered *guest, fn string, n uint64) (need int64, result uint64) {
+	t.Helper()
+	want, _, err := plain.call(fn, 0, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	need = metered.used(fn, n)
+	if got, _, err := metered.call(fn, need, n); err != nil || got[0] != want[0] {
+		t.Errorf("%s(%d) = %v, %v; want %v", fn, n, got, err, want)
+	}
+	if _, left, err := metered.call(fn, need-1, n); !outOfFuel(err, left) {
+		t.Errorf("%s(%d) with %d fuel: %v, fuel left %d; want out of fuel", fn, n, need-1, err, left)
+	}
+	return need, want[0]
+}
+
 // outOfFuel reports whether err is the trap of a check, given the fuel left.
 func outOfFuel(err error, left int64) bool {
 	return err != nil && strings.Contains(err.Error(), "unreachable") && left < 0
@@ -165,17 +184,7 @@ func TestRecursion(t *testing.T) {
 	plain := newGuest(t, nil, fuelWasm, false)
 	metered := newGuest(t, nil, fuelWasm, true)
 	for _, n := range []uint64{0, 1, 100, 5000} {
-		want, _, err := plain.call("depth", 0, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		need := metered.used("depth", n)
-		if got, _, err := metered.call("depth", need, n); err != nil || got[0] != want[0] {
-			t.Errorf("depth(%d) = %v, %v; want %v", n, got, err, want)
-		}
-		if _, left, err := metered.call("depth", need-1, n); !outOfFuel(err, left) {
-			t.Errorf("depth(%d) with %d fuel: %v, fuel left %d; want out of fuel", n, need-1, err, left)
-		}
+		exactFuel(t, plain, metered, "depth", n)
 	}
 	// Without fuel, forever would overflow the stack; its entry check
 	// stops it first.
@@ -188,20 +197,10 @@ func TestBrTable(t *testing.T) {
 	plain := newGuest(t, nil, fuelWasm, false)
 	metered := newGuest(t, nil, fuelWasm, true)
 	for _, n := range []uint64{1, 2, 3, 27, 97, 871, 77031} {
-		want, _, err := plain.call("collatz", 0, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		need := metered.used("collatz", n)
-		if got, _, err := metered.call("collatz", need, n); err != nil || got[0] != want[0] {
-			t.Errorf("collatz(%d) = %v, %v; want %v", n, got, err, want)
-		}
-		if _, left, err := metered.call("collatz", need-1, n); !outOfFuel(err, left) {
-			t.Errorf("collatz(%d) with %d fuel: %v, fuel left %d; want out of fuel", n, need-1, err, left)
-		}
+		need, want := exactFuel(t, plain, metered, "collatz", n)
 		// A step runs 19 instructions (n even) or 21 (n odd); the check in
 		// the loop pays for the longer path, and the entry check for none.
-		if steps := int64(want[0]); need != 1+21*(steps+1) {
+		if steps := int64(want); need != 1+21*(steps+1) {
 			t.Errorf("collatz(%d): %d steps use %d fuel, want %d", n, steps, need, 1+21*(steps+1))
 		}
 	}
