@@ -99,6 +99,9 @@ var (
 //
 //go:wasmexport wasmtail_process
 func wasmtailProcess(count, nbytes uint32) int64 {
+	if l, ok := proc.(*Lines); ok {
+		return processLines(l, count, nbytes)
+	}
 	base := addr(unsafe.SliceData(inBuf))
 	tables := uint64(hostabi.HeaderSize) + uint64(hostabi.RecordSize)*uint64(count)
 	if uint64(nbytes) > uint64(len(inBuf)) || tables > uint64(nbytes) {

@@ -16,43 +16,26 @@ import (
 // there when the line has them (the "common" format has not).
 var Keys = [...]string{"remote_addr", "remote_user", "time_local", "request", "status", "body_bytes_sent", "http_referer", "http_user_agent"}
 
-// Parser parses the field "content" of each record. A line that does not
-// parse is left as it is.
+// Parser parses the field "content" of each record: a sdk.LineParser,
+// which a module registers as a sdk.Lines (wasm/main.go). A line that does
+// not parse is left as it is; one that does loses "content" and gets the
+// fields of Keys.
 type Parser struct{}
 
 // Init accepts any config.
 func (Parser) Init([]byte) error { return nil }
 
-// Process replaces content by the parsed fields; other fields stay first.
-func (Parser) Process(b *sdk.Batch) error {
-	var vals [8][]byte
-	for i := range b.Records {
-		r := &b.Records[i]
-		line, ok := r.Get("content")
-		if !ok {
-			continue
-		}
-		n := Parse(line, &vals)
-		if n == 0 {
-			continue
-		}
-		fs := b.Fields(len(r.Fields) - 1 + n)
-		for _, f := range r.Fields {
-			if f.Key != "content" {
-				fs = append(fs, f)
-			}
-		}
-		for k := range n {
-			fs = append(fs, sdk.Field{Key: Keys[k], Value: vals[k]})
-		}
-		r.Fields = fs
-	}
-	return nil
+// Keys returns Keys.
+func (Parser) Keys() []string { return Keys[:] }
+
+// Parse sets vals to the fields of line; sdk.Lines gives it 8 of them.
+func (Parser) Parse(line []byte, vals [][]byte) int {
+	return Split(line, (*[8][]byte)(vals))
 }
 
-// Parse fills vals with slices of line and returns how many it found: 8, 6
+// Split fills vals with slices of line and returns how many it found: 8, 6
 // (no referer and user agent) or 0 (not an access line).
-func Parse(line []byte, vals *[8][]byte) int {
+func Split(line []byte, vals *[8][]byte) int {
 	p := line
 	tok := func(stop byte) ([]byte, bool) {
 		i := bytes.IndexByte(p, stop)
@@ -116,4 +99,4 @@ func Parse(line []byte, vals *[8][]byte) int {
 	return 8
 }
 
-var _ sdk.Processor = Parser{}
+var _ sdk.LineParser = Parser{}

@@ -63,7 +63,10 @@ func BenchmarkNginx(b *testing.B) {
 		bt, offs, size := benchBatch(lines)
 		buf := bt.Buf
 		var sb sdk.Batch
-		p := nginx.Parser{}
+		p := &sdk.Lines{Parser: nginx.Parser{}}
+		if err := p.Init(nil); err != nil {
+			b.Fatal(err)
+		}
 		b.SetBytes(size)
 		b.ReportAllocs()
 		b.ResetTimer()

@@ -79,7 +79,11 @@ func nativeNginx(b *batch.Batch) {
 		}
 		sb.Records = append(sb.Records, sdk.Record{Sec: r.Sec, Nsec: r.Nsec, Fields: fs})
 	}
-	if err := (nginx.Parser{}).Process(&sb); err != nil {
+	p := &sdk.Lines{Parser: nginx.Parser{}}
+	if err := p.Init(nil); err != nil {
+		panic(err)
+	}
+	if err := p.Process(&sb); err != nil {
 		panic(err)
 	}
 	b.Records = b.Records[:0]

@@ -8,6 +8,6 @@ import (
 	"github.com/wasmtail/wasmtail/sdk"
 )
 
-func init() { sdk.Register(nginx.Parser{}) }
+func init() { sdk.Register(&sdk.Lines{Parser: nginx.Parser{}}) }
 
 func main() {}
