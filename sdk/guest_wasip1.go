@@ -102,20 +102,11 @@ func wasmtailProcess(count, nbytes uint32) int64 {
 	if l, ok := proc.(*Lines); ok {
 		return processLines(l, count, nbytes)
 	}
-	base := addr(unsafe.SliceData(inBuf))
-	tables := uint64(hostabi.HeaderSize) + uint64(hostabi.RecordSize)*uint64(count)
-	if uint64(nbytes) > uint64(len(inBuf)) || tables > uint64(nbytes) {
-		Log(LevelError, "input: batch larger than the buffer")
+	recs, fields, ok := input(count, nbytes)
+	if !ok {
 		return -hostabi.ResultBadInput
 	}
-	nf := *(*uint32)(unsafe.Pointer(&inBuf[4]))
-	if tables+uint64(hostabi.FieldSize)*uint64(nf) > uint64(nbytes) {
-		Log(LevelError, "input: fields outside the batch")
-		return -hostabi.ResultBadInput
-	}
-	p := unsafe.Pointer(&inBuf[0])
-	recs := unsafe.Slice((*rawRecord)(unsafe.Add(p, hostabi.HeaderSize)), count)
-	fields := unsafe.Slice((*rawField)(unsafe.Add(p, tables)), nf)
+	base, p, nf := addr(unsafe.SliceData(inBuf)), unsafe.Pointer(&inBuf[0]), uint32(len(fields))
 	// The host lays out each batch's keys afresh: an address seen in the
 	// last batch may hold another key now.
 	kc, kcLen = [len(kc)]keyCache{}, 0
@@ -174,6 +165,24 @@ func wasmtailProcess(count, nbytes uint32) int64 {
 		return -hostabi.ResultError
 	}
 	return encode(b.Records)
+}
+
+// input returns the record and field tables of the batch the host wrote
+// to inBuf, after checking that they lie in it.
+func input(count, nbytes uint32) ([]rawRecord, []rawField, bool) {
+	tables := uint64(hostabi.HeaderSize) + uint64(hostabi.RecordSize)*uint64(count)
+	if uint64(nbytes) > uint64(len(inBuf)) || tables > uint64(nbytes) {
+		Log(LevelError, "input: batch larger than the buffer")
+		return nil, nil, false
+	}
+	nf := *(*uint32)(unsafe.Pointer(&inBuf[4]))
+	if tables+uint64(hostabi.FieldSize)*uint64(nf) > uint64(nbytes) {
+		Log(LevelError, "input: fields outside the batch")
+		return nil, nil, false
+	}
+	p := unsafe.Pointer(&inBuf[0])
+	return unsafe.Slice((*rawRecord)(unsafe.Add(p, hostabi.HeaderSize)), count),
+		unsafe.Slice((*rawField)(unsafe.Add(p, tables)), nf), true
 }
 
 // internKey returns the key of f as a string the processor may keep.

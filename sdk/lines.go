@@ -28,8 +28,9 @@ type LineParser interface {
 	// is. len(vals) == len(Keys()), and vals holds what the last call
 	// left in it: set each of vals[:n]. A value costs nothing when it is
 	// a slice of line; any other value is copied, so a Parse may reuse
-	// its own buffer from one line to the next. line is only valid until
-	// Parse returns.
+	// its own buffer from one line to the next. line is read-only (the
+	// host keeps its own copy of the input and sends that on) and only
+	// valid until Parse returns.
 	Parse(line []byte, vals [][]byte) int
 }
 

@@ -65,23 +65,14 @@ func processLines(l *Lines, count, nbytes uint32) int64 {
 	}
 	s.copied = 0
 
-	base := addr(unsafe.SliceData(inBuf))
-	tables := uint64(hostabi.HeaderSize) + uint64(hostabi.RecordSize)*uint64(count)
-	if uint64(nbytes) > uint64(len(inBuf)) || tables > uint64(nbytes) {
-		Log(LevelError, "input: batch larger than the buffer")
-		return -hostabi.ResultBadInput
-	}
-	p := unsafe.Pointer(&inBuf[0])
-	nf := *(*uint32)(unsafe.Pointer(&inBuf[4]))
-	if tables+uint64(hostabi.FieldSize)*uint64(nf) > uint64(nbytes) {
-		Log(LevelError, "input: fields outside the batch")
+	recs, fields, ok := input(count, nbytes)
+	if !ok {
 		return -hostabi.ResultBadInput
 	}
 	if count == 0 {
 		return 0
 	}
-	recs := unsafe.Slice((*rawRecord)(unsafe.Add(p, hostabi.HeaderSize)), count)
-	fields := unsafe.Slice((*rawField)(unsafe.Add(p, tables)), nf)
+	base, nf := addr(unsafe.SliceData(inBuf)), uint32(len(fields))
 
 	// The answer has at most every input field plus len(keys) per record.
 	nk := uint32(len(s.tpl))
