@@ -99,7 +99,7 @@ func processLines(l *Lines, count, nbytes uint32) int64 {
 		in := fields[j : j+m : j+m]
 		j += m
 		at := 0
-		if m == 0 || in[0].keyPtr != srcPtr || in[0].keyLen != srcLen {
+		if m == 0 || srcPtr == 0 || in[0].keyPtr != srcPtr || in[0].keyLen != srcLen {
 			if at, srcPtr = s.source(in, l.Source, srcPtr, base, nbytes); at < 0 {
 				orecs[i] = *r
 				o += uint32(copy(ofields[o:], in))
