@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"unsafe"
+
+	"github.com/wasmtail/wasmtail/hostabi"
 )
 
 // LineParser is the fast way to write the most common parser: one that
@@ -50,13 +52,6 @@ type Lines struct {
 // ErrKeys is returned by Lines.Init when a LineParser's keys are unusable.
 var ErrKeys = errors.New("sdk: LineParser keys")
 
-// maxKeys and maxKeyLen are the ABI's limits on one record's fields and
-// on a key (hostabi.MaxFieldsPerRecord, hostabi.MaxKeyLen).
-const (
-	maxKeys   = 1024
-	maxKeyLen = 256
-)
-
 // Init initialises the parser and takes its keys.
 func (l *Lines) Init(config []byte) error {
 	if l.Parser == nil {
@@ -69,13 +64,13 @@ func (l *Lines) Init(config []byte) error {
 		return err
 	}
 	keys := l.Parser.Keys()
-	if len(keys) == 0 || len(keys) >= maxKeys {
-		return fmt.Errorf("%w: %d keys, want 1 to %d", ErrKeys, len(keys), maxKeys-1)
+	if len(keys) == 0 || len(keys) >= hostabi.MaxFieldsPerRecord {
+		return fmt.Errorf("%w: %d keys, want 1 to %d", ErrKeys, len(keys), hostabi.MaxFieldsPerRecord-1)
 	}
 	seen := make(map[string]bool, len(keys))
 	for _, k := range keys {
-		if k == "" || len(k) > maxKeyLen || seen[k] {
-			return fmt.Errorf("%w: %q is empty, longer than %d bytes or repeated", ErrKeys, k, maxKeyLen)
+		if k == "" || len(k) > hostabi.MaxKeyLen || seen[k] {
+			return fmt.Errorf("%w: %q is empty, longer than %d bytes or repeated", ErrKeys, k, hostabi.MaxKeyLen)
 		}
 		seen[k] = true
 	}

@@ -16,8 +16,7 @@ import (
 // lineState is what processLines keeps between calls.
 type lineState struct {
 	tpl    []rawField // per key: its address and length, no value
-	copies [][]byte   // values Parse made outside its line, alive until the next call
-	copied int        // bytes used in copies[len(copies)-1]
+	copies [][]byte   // values Parse made outside its line, alive until the next call; len is what is used
 }
 
 var lines lineState
@@ -34,15 +33,15 @@ func (s *lineState) setKeys(l *Lines) {
 // keep returns v's address after copying it where it stays valid until the
 // next call.
 func (s *lineState) keep(v []byte) uint32 {
-	last := len(s.copies) - 1
-	if last < 0 || len(s.copies[last])-s.copied < len(v) {
-		s.copies = append(s.copies, make([]byte, max(len(v), chunkSize)))
-		s.copied, last = 0, last+1
+	n := len(s.copies)
+	if n == 0 || cap(s.copies[n-1])-len(s.copies[n-1]) < len(v) {
+		s.copies = append(s.copies, make([]byte, 0, max(len(v), chunkSize)))
+		n++
 	}
-	c := s.copies[last][s.copied : s.copied+len(v)]
-	copy(c, v)
-	s.copied += len(v)
-	return addr(unsafe.SliceData(c))
+	c := &s.copies[n-1]
+	at := len(*c)
+	*c = append(*c, v...)
+	return addr(&(*c)[at])
 }
 
 // processLines is wasmtail_process for a Lines: the input checks are the
@@ -58,12 +57,11 @@ func processLines(l *Lines, count, nbytes uint32) int64 {
 	}
 	// The host has read the last answer: its copies may go, and the newest
 	// chunk be reused.
-	if n := len(s.copies); n > 1 {
-		newest := s.copies[n-1]
+	if n := len(s.copies); n > 0 {
+		newest := s.copies[n-1][:0]
 		clear(s.copies)
 		s.copies = append(s.copies[:0], newest)
 	}
-	s.copied = 0
 
 	recs, fields, ok := input(count, nbytes)
 	if !ok {
@@ -100,7 +98,7 @@ func processLines(l *Lines, count, nbytes uint32) int64 {
 		j += m
 		at := 0
 		if m == 0 || srcPtr == 0 || in[0].keyPtr != srcPtr || in[0].keyLen != srcLen {
-			if at, srcPtr = s.source(in, l.Source, srcPtr, base, nbytes); at < 0 {
+			if at, srcPtr = source(in, l.Source, srcPtr, base, nbytes); at < 0 {
 				orecs[i] = *r
 				o += uint32(copy(ofields[o:], in))
 				continue
@@ -151,7 +149,7 @@ func processLines(l *Lines, count, nbytes uint32) int64 {
 
 // source returns the index of the field of in named src, or -1, and the
 // address of src in this batch's keys (srcPtr, or the key found).
-func (s *lineState) source(in []rawField, src string, srcPtr, base, nbytes uint32) (int, uint32) {
+func source(in []rawField, src string, srcPtr, base, nbytes uint32) (int, uint32) {
 	for k := range in {
 		f := &in[k]
 		if f.keyLen != uint32(len(src)) {

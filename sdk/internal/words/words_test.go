@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -101,7 +102,14 @@ func TestModuleMatchesNative(t *testing.T) {
 					if !ok {
 						val = v.Bytes(f.ValPtr, f.ValLen)
 					}
-					r.Fields = append(r.Fields, sdk.Field{Key: string(v.Bytes(f.KeyPtr, f.KeyLen)), Value: append([]byte{}, val...)})
+					key := string(v.Bytes(f.KeyPtr, f.KeyLen))
+					if _, input := enc.Key(f.KeyPtr, f.KeyLen); !input && !slices.Contains(words.Keys, key) {
+						// The fast path hands a field it keeps back as the
+						// host wrote it; the Processor path would re-intern
+						// its key in the guest's heap.
+						t.Errorf("batch %d: key %q not at the host's address: not the Lines fast path", n, key)
+					}
+					r.Fields = append(r.Fields, sdk.Field{Key: key, Value: append([]byte{}, val...)})
 				}
 				got = append(got, r)
 			}
@@ -119,7 +127,6 @@ func TestModuleMatchesNative(t *testing.T) {
 			}
 		}
 	}
-	assert.Len(t, seen, 6)
 	for w, ok := range seen {
 		assert.True(t, ok, "no record with %s: the batches miss a case", w)
 	}
