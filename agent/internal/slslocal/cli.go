@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/signal"
@@ -19,7 +20,7 @@ const Usage = `wasmtail sls-local: a local endpoint that accepts SLS PutLogs as 
 Usage:
   wasmtail sls-local [--listen 127.0.0.1:9871] [--data DIR] [--print] [--discard]
                      [--access-key-id ID --access-key-secret SECRET] [--security-token TOKEN]
-                     [--max-body-bytes N] [--fault SPEC]...
+                     [--max-body-bytes N] [--fault SPEC]... [--fault-seed N]
 
 Point a flusher_sls at it with Endpoint: <listen address> (the Host header stays
 <project>.<address>), and give the agent the same keys in ALIBABA_CLOUD_ACCESS_KEY_ID
@@ -32,6 +33,9 @@ Faults (--fault, or POST /_local/faults with JSON) are comma-separated key=value
   reset=true,count=5              close 5 connections with a TCP reset
   delay=2s,for=1m                 answer every request 2 seconds late for a minute
   status=503,afterStore=true      store the logs, then answer 503 (a lost response)
+  status=503,rate=0.05            answer 503 to 5 % of requests, drawn at random, until cleared
+A request a rated fault passes over goes on to the next fault. --fault-seed seeds the
+draws (default: random, logged at start), so the same requests meet the same faults.
 
 Admin: GET /_local/stats, GET|POST|DELETE /_local/faults, GET /_local/logs/<project>/<logstore>.
 `
@@ -50,6 +54,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	secret := fs.String("access-key-secret", envOr("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "local-secret"), "the AccessKeySecret requests must be signed with")
 	token := fs.String("security-token", "", "an STS token requests must carry (default: none required)")
 	maxBody := fs.Int("max-body-bytes", DefaultMaxBodyBytes, "the largest LogGroup accepted, uncompressed")
+	faultSeed := fs.Uint64("fault-seed", 0, "seed of the random draws of faults with a rate (0: random)")
 	var faults []Fault
 	fs.Func("fault", "inject a fault (repeatable), e.g. status=503,for=30s", func(s string) error {
 		f, err := ParseFault(s)
@@ -66,8 +71,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if *faultSeed == 0 {
+		*faultSeed = rand.Uint64() | 1
+	}
 	opts := Options{AccessKeyID: *akid, AccessKeySecret: *secret, SecurityToken: *token, Data: *data,
-		MaxBodyBytes: *maxBody, Log: log, Discard: *discard}
+		MaxBodyBytes: *maxBody, Log: log, Discard: *discard, FaultSeed: *faultSeed}
 	if *print {
 		opts.Print = stdout
 	}
@@ -94,7 +102,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		_ = s.Close()
 	}()
 	log.Info("sls-local listening", "addr", ln.Addr().String(), "data", *data,
-		"endpoint", ln.Addr().String(), "access_key_id", *akid, "faults", len(faults))
+		"endpoint", ln.Addr().String(), "access_key_id", *akid, "faults", len(faults), "fault_seed", *faultSeed)
 	if err := s.Serve(ln); err != nil {
 		fmt.Fprintf(stderr, "wasmtail sls-local: %v\n", err)
 		return 1

@@ -22,6 +22,7 @@
 //	                        {"status":503,"forMs":30000}
 //	                        {"delayMs":2000,"forMs":60000}
 //	                        {"reset":true,"count":3}
+//	                        {"status":503,"rate":0.05}   (5 % of requests, at random)
 //	DELETE /_local/faults   clear every fault
 //	GET    /_local/faults   the faults still active
 //	GET    /_local/stats    requests by status, logs accepted

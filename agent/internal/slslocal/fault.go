@@ -2,6 +2,7 @@ package slslocal
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,6 +13,12 @@ import (
 // with Count applies to that many requests; with For, to every request for
 // that long from when it was injected; with neither, to one request. The
 // first active fault, in injection order, applies to a request.
+//
+// A fault with Rate applies to each request it reaches with that
+// probability (drawn from the server's generator, seeded by
+// Options.FaultSeed); a request it passes over goes on to the next fault.
+// Count then counts the requests it applied to, and a rated fault with
+// neither Count nor For stays until the faults are cleared.
 type Fault struct {
 	// Status answers with this HTTP status and SLS's JSON error. 0 with
 	// Delay set means the request is served normally after the delay.
@@ -36,6 +43,9 @@ type Fault struct {
 	After int `json:"after,omitempty"`
 	// For is how long the fault stays active.
 	For time.Duration `json:"-"`
+	// Rate, between 0 and 1, is the probability that the fault applies to
+	// a request it reaches. 0 means always.
+	Rate float64 `json:"rate,omitempty"`
 
 	// DelayMs and ForMs are Delay and For in the JSON form.
 	DelayMs int64 `json:"delayMs,omitempty"`
@@ -59,8 +69,10 @@ func (f *Fault) normalize() error {
 		return fmt.Errorf("fault does nothing: set status, delay or reset")
 	case f.Count < 0 || f.For < 0 || f.Delay < 0 || f.After < 0:
 		return fmt.Errorf("fault count, after, for and delay must not be negative")
+	case !(f.Rate >= 0 && f.Rate <= 1): // also NaN
+		return fmt.Errorf("fault rate %v: want 0 to 1", f.Rate)
 	}
-	if f.Count == 0 && f.For == 0 {
+	if f.Count == 0 && f.For == 0 && f.Rate == 0 {
 		f.Count = 1
 	}
 	if f.Status != 0 && f.Code == "" {
@@ -92,12 +104,13 @@ func defaultCode(status int) string {
 
 // ParseFault reads the command-line form of a fault: comma-separated
 // key=value pairs with keys status, code, message, count, after, for,
-// delay, reset and afterStore:
+// delay, reset, afterStore and rate:
 //
 //	status=503,for=30s
 //	status=403,code=WriteQuotaExceed,count=20
 //	delay=2s,for=1m
 //	reset=true,count=5
+//	status=503,rate=0.05          (5 % of requests, until cleared)
 func ParseFault(s string) (Fault, error) {
 	var f Fault
 	for _, kv := range strings.Split(s, ",") {
@@ -125,8 +138,10 @@ func ParseFault(s string) (Fault, error) {
 			f.Reset, err = strconv.ParseBool(v)
 		case "afterStore":
 			f.AfterStore, err = strconv.ParseBool(v)
+		case "rate":
+			f.Rate, err = strconv.ParseFloat(v, 64)
 		default:
-			return Fault{}, fmt.Errorf("fault %q: unknown key %q (want status, code, message, count, after, for, delay, reset or afterStore)", s, k)
+			return Fault{}, fmt.Errorf("fault %q: unknown key %q (want status, code, message, count, after, for, delay, reset, afterStore or rate)", s, k)
 		}
 		if err != nil {
 			return Fault{}, fmt.Errorf("fault %q: %s: %w", s, k, err)
@@ -170,7 +185,7 @@ func (s *Server) Faults() []Fault {
 func (s *Server) expireLocked(now time.Time) {
 	live := s.faults[:0]
 	for _, f := range s.faults {
-		if (f.For > 0 && now.After(f.until)) || (f.For == 0 && f.Count <= 0) {
+		if (f.For > 0 && now.After(f.until)) || (f.For == 0 && f.Count <= 0 && f.Rate == 0) {
 			continue
 		}
 		live = append(live, f)
@@ -189,10 +204,27 @@ func (s *Server) takeFault() (Fault, bool) {
 			f.After--
 			continue
 		}
-		if f.For == 0 {
-			f.Count--
+		if f.Rate > 0 && s.rng.Float64() >= f.Rate {
+			continue
 		}
-		return *f, true
+		taken := *f
+		if f.For == 0 && f.Count > 0 {
+			f.Count--
+			if f.Count == 0 {
+				// Used up (a rated fault with Count 0 would never end).
+				s.faults = append(s.faults[:i], s.faults[i+1:]...)
+			}
+		}
+		return taken, true
 	}
 	return Fault{}, false
+}
+
+// newRand returns the generator of rated faults: seeded by seed, or at
+// random when seed is 0.
+func newRand(seed uint64) *rand.Rand {
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }

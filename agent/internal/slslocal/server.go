@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -65,6 +66,9 @@ type Options struct {
 	Print io.Writer
 	// Log receives the server's log lines. Default: discarded.
 	Log *slog.Logger
+	// FaultSeed seeds the draws of faults with a Rate, so that the same
+	// requests in the same order meet the same faults. 0 picks one at random.
+	FaultSeed uint64
 }
 
 // Stats count what the endpoint saw.
@@ -89,6 +93,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	faults   []Fault
+	rng      *mrand.Rand // draws of rated faults
 	requests map[string]int64
 	stores   map[string]*store
 	last     http.Header
@@ -129,7 +134,8 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("slslocal: %w", err)
 		}
 	}
-	return &Server{opts: opts, log: opts.Log, zstd: dec, requests: map[string]int64{}, stores: map[string]*store{}}, nil
+	return &Server{opts: opts, log: opts.Log, zstd: dec, requests: map[string]int64{}, stores: map[string]*store{},
+		rng: newRand(opts.FaultSeed)}, nil
 }
 
 // Serve answers requests on ln until Close.
