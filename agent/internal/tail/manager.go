@@ -87,7 +87,6 @@ type Manager struct {
 	mu       sync.Mutex
 	readers  map[fileID]*reader
 	byPath   map[string]*reader
-	deferred map[fileID]time.Time
 	orphans  []orphan
 	scanErrs map[string]bool
 	tailNew  bool // the pipeline runs for the first time: TailSizeKB applies to the first scan
@@ -116,8 +115,10 @@ type orphan struct {
 	deadline time.Time
 }
 
-// copyWait is how long a new file that starts like a file being read waits
-// to be claimed as a copytruncate copy before it is read as a new file.
+// copyWait is how long a new file that starts like a file being read is
+// held (open, with a checkpoint at 0, not read) waiting to be claimed as a
+// copytruncate copy before it is read as a new file; an orphan waits as long
+// for its copy.
 const copyWait = 30 * time.Second
 
 type met struct {
@@ -127,6 +128,10 @@ type met struct {
 }
 
 func (m met) errors(reason string) { m.errVec.WithLabelValues(reason).Inc() }
+
+// testHookResumed, when set by a test, runs between resume and the first
+// scan.
+var testHookResumed func()
 
 // New validates the options and builds a Manager.
 func New(o Options) (*Manager, error) {
@@ -182,7 +187,6 @@ func New(o Options) (*Manager, error) {
 		inodeTag:     tagName(in.Tags, "FileInodeTagKey", "__inode__"),
 		readers:      map[fileID]*reader{},
 		byPath:       map[string]*reader{},
-		deferred:     map[fileID]time.Time{},
 		scanErrs:     map[string]bool{},
 		scanC:        make(chan struct{}, 1),
 		loop:         make(chan struct{}),
@@ -232,7 +236,10 @@ func (m *Manager) Start(ctx context.Context) error {
 	} else {
 		m.watcher = w
 	}
-	m.resume(ctx)
+	m.resume(ctx) // every checkpointed file has its reader before the first scan
+	if testHookResumed != nil {
+		testHookResumed()
+	}
 	m.scan(ctx)
 	m.tailNew = false
 	go m.run(scanCtx, ctx)
@@ -318,51 +325,138 @@ func (m *Manager) onEvent(path string, op discover.Op) {
 	}
 }
 
-// resume turns the saved checkpoints of the pipeline whose file is no longer
-// at a matching path into readers (a file renamed by rotation to a name the
-// patterns do not match) or orphans (content that may live on in a copy).
+// resume binds every saved checkpoint of the pipeline to its file before the
+// first scan, wherever the file is now: at its path, or renamed within its
+// directory (to a name the patterns may not match). A file found with the
+// content its checkpoint describes is read from there; a file whose content
+// changed while the agent was not running (truncated, or its inode reused)
+// is read from 0 and its old content is looked for in a copy beside it; a
+// file that is gone leaves an orphan, the content that may live on in a copy.
 func (m *Manager) resume(ctx context.Context) {
-	files, _ := m.matcher.Scan()
-	present := map[fileID]bool{}
-	for _, f := range files {
-		present[fileID{f.Dev, f.Ino}] = true
-	}
+	dirs := map[string]map[fileID]string{} // directory listings, by identity
+	var moved []checkpoint.Entry
 	for _, e := range m.opts.Store.Files(m.opts.Pipeline) {
 		id := fileID{e.Dev, e.Ino}
-		if present[id] && sigMatchesPath(e.Path, id, e.SigLen, e.SigHash) {
-			continue // the same file at its path: the scan resumes it
-		}
-		// Same inode, same first bytes, somewhere in the same directory?
-		dir := filepath.Dir(e.Path)
-		found := false
-		ents, _ := os.ReadDir(dir)
-		for _, de := range ents {
-			p := filepath.Join(dir, de.Name())
-			fi, err := os.Stat(p)
-			if err != nil || !fi.Mode().IsRegular() {
-				continue
-			}
-			if fid, ok := statID(fi); ok && fid == id {
-				if f, err := os.Open(p); err == nil {
-					if sigMatches(f, e.SigLen, e.SigHash) && fi.Size() >= e.Offset {
-						m.startReader(ctx, f, fid, p, e.Offset, !m.matcher.Match(p))
-						found = true
-						break
-					}
-					f.Close()
-				}
+		f, size, path := openID(e.Path, id)
+		if f == nil {
+			if p, ok := listDir(dirs, filepath.Dir(e.Path))[id]; ok {
+				f, size, path = openID(p, id)
 			}
 		}
-		if !found {
-			m.opts.Store.Delete(m.opts.Pipeline, e.Dev, e.Ino)
-			m.orphans = append(m.orphans, orphan{
-				dir: dir, sigLen: e.SigLen, sigHash: e.SigHash, offset: e.Offset,
-				deadline: time.Now().Add(copyWait),
-			})
-			// A copy that the patterns do not match is read from here.
-			m.claimOrphanInDir(ctx, len(m.orphans)-1)
+		if f == nil {
+			moved = append(moved, e)
+			continue
+		}
+		if !m.bind(ctx, f, id, path, size, e) {
+			moved = append(moved, e)
 		}
 	}
+	// Orphans last, so that a file with a checkpoint of its own is read
+	// from that checkpoint, not taken for a copy.
+	for _, e := range moved {
+		m.opts.Log.Info("file changed or gone since its checkpoint, looking for a copy of its content",
+			"pipeline", m.opts.Pipeline, "file", e.Path, "offset", e.Offset)
+		if _, bound := m.reader(fileID{e.Dev, e.Ino}); !bound {
+			m.opts.Store.Delete(m.opts.Pipeline, e.Dev, e.Ino)
+		}
+		m.addOrphan(ctx, orphan{dir: filepath.Dir(e.Path), sigLen: e.SigLen, sigHash: e.SigHash, offset: e.Offset})
+	}
+}
+
+// bind starts the reader of a file that has a checkpoint. When the file
+// still holds the content the checkpoint describes, it is read from the
+// checkpoint (moved back to the start of its line if it is not at one);
+// otherwise it is read from 0 and bind returns false: the checkpointed content
+// was truncated away or replaced, and may live on in a copy.
+func (m *Manager) bind(ctx context.Context, f *os.File, id fileID, path string, size int64, e checkpoint.Entry) bool {
+	released := !m.matcher.Match(path)
+	head := readHead(f)
+	same := e.SigLen <= len(head) && hashBytes(head[:e.SigLen]) == e.SigHash
+	if !same || e.Offset < 0 || e.Offset > size {
+		m.startReader(ctx, f, id, path, 0, released)
+		return false
+	}
+	off := lineStart(f, e.Offset, int64(m.maxLine))
+	if off != e.Offset {
+		m.met.errors("checkpoint_mid_line")
+		m.opts.Log.Warn("checkpoint is not at the start of a line, reading again from the start of its line",
+			"pipeline", m.opts.Pipeline, "file", path, "offset", e.Offset, "from", off)
+	}
+	m.startReader(ctx, f, id, path, off, released)
+	return true
+}
+
+// openID opens path if it is still the regular file id, and returns it with
+// its size and path; f is nil otherwise.
+func openID(path string, id fileID) (f *os.File, size int64, p string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, ""
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.Mode().IsRegular() {
+		if fid, ok := statID(fi); ok && fid == id {
+			return f, fi.Size(), path
+		}
+	}
+	f.Close()
+	return nil, 0, ""
+}
+
+// listDir returns the regular files of dir by identity, listing each
+// directory once.
+func listDir(dirs map[string]map[fileID]string, dir string) map[fileID]string {
+	if l, ok := dirs[dir]; ok {
+		return l
+	}
+	l := map[fileID]string{}
+	ents, _ := os.ReadDir(dir)
+	for _, de := range ents {
+		if !de.Type().IsRegular() {
+			continue
+		}
+		p := filepath.Join(dir, de.Name())
+		if fi, err := os.Stat(p); err == nil {
+			if id, ok := statID(fi); ok {
+				l[id] = p
+			}
+		}
+	}
+	dirs[dir] = l
+	return l
+}
+
+// lineStart returns where the line that holds offset starts: offset itself
+// when the byte before it is a newline; at most maxLine bytes back otherwise
+// (a line longer than the bound was split at that bound).
+func lineStart(f *os.File, offset, maxLine int64) int64 {
+	if offset <= 0 {
+		return 0
+	}
+	buf := make([]byte, 64<<10)
+	end := offset
+	for end > 0 && offset-end < maxLine {
+		start := max(end-int64(len(buf)), 0, offset-maxLine)
+		n, _ := f.ReadAt(buf[:end-start], start)
+		if n < int(end-start) {
+			return offset // cannot read it: keep the checkpoint as it is
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return start + int64(i) + 1
+		}
+		end = start
+	}
+	if end == 0 {
+		return 0
+	}
+	return offset
+}
+
+func (m *Manager) reader(id fileID) (*reader, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.readers[id]
+	return r, ok
 }
 
 // scan looks for new files, follows renamed ones and releases those that no
@@ -391,7 +485,7 @@ func (m *Manager) scan(ctx context.Context) {
 			}
 			continue
 		}
-		if err := m.openNew(ctx, f, now); err != nil {
+		if err := m.openNew(ctx, f); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -403,11 +497,6 @@ func (m *Manager) scan(ctx context.Context) {
 			r.released.Store(true)
 			delete(m.byPath, r.curPath())
 			r.wake()
-		}
-	}
-	for id := range m.deferred {
-		if !seen[id] {
-			delete(m.deferred, id)
 		}
 	}
 	kept := m.orphans[:0]
@@ -440,7 +529,7 @@ func (m *Manager) reportScanErrors(errs []error) {
 
 // openNew decides where a file seen for the first time starts, and starts
 // its reader.
-func (m *Manager) openNew(ctx context.Context, df discover.File, now time.Time) error {
+func (m *Manager) openNew(ctx context.Context, df discover.File) error {
 	id := fileID{df.Dev, df.Ino}
 	f, err := os.Open(df.Path)
 	if err != nil {
@@ -455,62 +544,37 @@ func (m *Manager) openNew(ctx context.Context, df discover.File, now time.Time) 
 		f.Close() // replaced between scan and open: the next scan sees it
 		return nil
 	}
-	head := readHead(f)
 	size := fi.Size()
 
 	// 1. A checkpoint of this very file.
 	if e, ok := m.opts.Store.Get(m.opts.Pipeline, id.dev, id.ino); ok {
-		if len(head) >= e.SigLen && hashBytes(head[:e.SigLen]) == e.SigHash {
-			off := e.Offset
-			if off > size {
-				m.opts.Log.Info("file shorter than its checkpoint, reading from the start", "pipeline", m.opts.Pipeline, "file", df.Path)
-				off = 0
-			}
-			m.startReader(ctx, f, id, df.Path, off, false)
-			return nil
+		if !m.bind(ctx, f, id, df.Path, size, e) {
+			m.addOrphan(ctx, orphan{dir: filepath.Dir(e.Path), sigLen: e.SigLen, sigHash: e.SigHash, offset: e.Offset})
 		}
-		// Same inode, other content: a new file.
-		m.opts.Log.Info("inode reused by a new file, reading it from the start", "pipeline", m.opts.Pipeline, "file", df.Path)
-		m.opts.Store.Delete(m.opts.Pipeline, e.Dev, e.Ino)
-		m.startReader(ctx, f, id, df.Path, 0, false)
 		return nil
 	}
+	head := readHead(f)
+	dir := filepath.Dir(df.Path)
 
 	// 2. The copy of a file whose content moved (copytruncate).
 	m.mu.Lock()
-	for i, o := range m.orphans {
-		if o.dir == filepath.Dir(df.Path) && o.matches(head) && size >= o.offset {
-			m.orphans = append(m.orphans[:i], m.orphans[i+1:]...)
-			m.mu.Unlock()
-			m.opts.Log.Info("reading the copy of a truncated file from where the original stopped",
-				"pipeline", m.opts.Pipeline, "file", df.Path, "offset", o.offset)
-			m.startReader(ctx, f, id, df.Path, o.offset, false)
-			return nil
-		}
+	if o, ok := m.takeOrphanLocked(dir, head, size); ok {
+		m.mu.Unlock()
+		m.opts.Log.Info("reading the copy of a truncated file from where the original stopped",
+			"pipeline", m.opts.Pipeline, "file", df.Path, "offset", o.offset)
+		m.startReader(ctx, f, id, df.Path, o.offset, false)
+		return nil
 	}
-	// 3. A file that starts like a file being read in the same directory may
-	// be a copy in progress: wait for the original's truncation to claim it.
-	for _, r := range m.readers {
-		if filepath.Dir(r.curPath()) != filepath.Dir(df.Path) {
-			continue
-		}
-		if p := r.headCopy(); len(p) > 0 && bytes.HasPrefix(p, head) || (len(head) > len(p) && len(p) > 0 && bytes.HasPrefix(head, p)) {
-			first, ok := m.deferred[id]
-			if !ok {
-				m.deferred[id] = now
-				first = now
-			}
-			if now.Sub(first) < copyWait {
-				m.mu.Unlock()
-				f.Close()
-				return nil
-			}
-			break
-		}
-	}
-	delete(m.deferred, id)
-	tail := m.tailNew
+	// 3. A file that starts like a file being read in the same directory
+	// may be a copy in progress: hold it (open, so no rename or delete loses
+	// it) until the original's truncation claims it or it shows it is not.
+	held := m.looksLikeCopyLocked(dir, head, nil)
+	tail := m.tailNew && !held
 	m.mu.Unlock()
+	if held {
+		m.startHeld(ctx, f, id, df.Path)
+		return nil
+	}
 
 	// 4. A new file: from the start, or its tail on the pipeline's first run.
 	off := int64(0)
@@ -528,27 +592,67 @@ func (o orphan) matches(head []byte) bool {
 	return len(head) >= o.sigLen && hashBytes(head[:o.sigLen]) == o.sigHash
 }
 
+// takeOrphanLocked removes and returns the orphan of dir whose copy a file
+// with these first bytes and this size can be. m.mu must be held.
+func (m *Manager) takeOrphanLocked(dir string, head []byte, size int64) (orphan, bool) {
+	for i, o := range m.orphans {
+		if o.dir == dir && o.matches(head) && size >= o.offset {
+			m.orphans = append(m.orphans[:i], m.orphans[i+1:]...)
+			return o, true
+		}
+	}
+	return orphan{}, false
+}
+
+// looksLikeCopyLocked reports whether a file of dir that starts with head
+// may be a copy of a file being read there (one starts with the other).
+// m.mu must be held.
+func (m *Manager) looksLikeCopyLocked(dir string, head []byte, self *reader) bool {
+	for _, r := range m.readers {
+		if r == self || r.held.Load() || filepath.Dir(r.curPath()) != dir {
+			continue
+		}
+		if p := r.headCopy(); len(p) > 0 && (bytes.HasPrefix(p, head) || bytes.HasPrefix(head, p)) {
+			return true
+		}
+	}
+	return false
+}
+
+// settle decides where a held file starts: at the offset of the content
+// it turns out to be a copy of, or at 0 once it no longer looks like a copy
+// or waited copyWait. ok is false while it is still undecided.
+func (m *Manager) settle(r *reader, head []byte, size int64) (offset int64, ok bool) {
+	dir := filepath.Dir(r.curPath())
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// Orphans first: a truncated original adds its orphan before it forgets
+	// its first bytes, so a copy is never taken for a new file.
+	if o, ok := m.takeOrphanLocked(dir, head, size); ok {
+		return o.offset, true
+	}
+	if time.Since(r.heldSince) < copyWait && m.looksLikeCopyLocked(dir, head, r) {
+		return 0, false
+	}
+	return 0, true
+}
+
 // claimCopy is called by a reader whose file was truncated: the copy of the
 // old content, if there is one in dir, is read from offset.
-func (m *Manager) claimCopy(ctx context.Context, dir string, prefix []byte, offset int64, self fileID) {
+func (m *Manager) claimCopy(ctx context.Context, dir string, prefix []byte, offset int64) {
 	if len(prefix) == 0 {
 		return
 	}
-	m.mu.Lock()
-	m.orphans = append(m.orphans, orphan{
-		dir: dir, prefix: prefix, sigLen: len(prefix), sigHash: hashBytes(prefix),
-		offset: offset, deadline: time.Now().Add(copyWait),
-	})
-	i := len(m.orphans) - 1
-	m.mu.Unlock()
-	m.claimOrphanInDir(ctx, i)
+	m.addOrphan(ctx, orphan{dir: dir, prefix: prefix, sigLen: len(prefix), sigHash: hashBytes(prefix), offset: offset})
 }
 
-// claimOrphanInDir looks in the orphan's directory for its copy, including
-// names the patterns do not match, and reads it.
-func (m *Manager) claimOrphanInDir(ctx context.Context, i int) {
+// addOrphan remembers content that may live on in a copy for copyWait, and
+// looks for the copy in the orphan's directory at once, including names the
+// patterns do not match; a held file there decides for itself.
+func (m *Manager) addOrphan(ctx context.Context, o orphan) {
+	o.deadline = time.Now().Add(copyWait)
 	m.mu.Lock()
-	o := m.orphans[i]
+	m.orphans = append(m.orphans, o)
 	m.mu.Unlock()
 	ents, err := os.ReadDir(o.dir)
 	if err != nil {
@@ -564,29 +668,24 @@ func (m *Manager) claimOrphanInDir(ctx context.Context, i int) {
 		if !ok {
 			continue
 		}
-		m.mu.Lock()
-		_, busy := m.readers[id]
-		m.mu.Unlock()
-		if busy {
+		if r, busy := m.reader(id); busy {
+			if r.held.Load() {
+				r.wake()
+			}
 			continue
 		}
 		f, err := os.Open(p)
 		if err != nil {
 			continue
 		}
-		if o.matches(readHead(f)) {
-			m.mu.Lock()
-			for j := range m.orphans {
-				if m.orphans[j].dir == o.dir && m.orphans[j].offset == o.offset && m.orphans[j].sigHash == o.sigHash {
-					m.orphans = append(m.orphans[:j], m.orphans[j+1:]...)
-					break
-				}
-			}
-			delete(m.deferred, id)
-			m.mu.Unlock()
+		head := readHead(f)
+		m.mu.Lock()
+		got, ok := m.takeOrphanLocked(o.dir, head, fi.Size())
+		m.mu.Unlock()
+		if ok {
 			m.opts.Log.Info("reading the copy of a truncated file from where the original stopped",
-				"pipeline", m.opts.Pipeline, "file", p, "offset", o.offset)
-			m.startReader(ctx, f, id, p, o.offset, !m.matcher.Match(p))
+				"pipeline", m.opts.Pipeline, "file", p, "offset", got.offset)
+			m.startReader(ctx, f, id, p, got.offset, !m.matcher.Match(p))
 			return
 		}
 		f.Close()
@@ -597,29 +696,6 @@ func readHead(f *os.File) []byte {
 	head := make([]byte, checkpoint.SigMax)
 	n, _ := f.ReadAt(head, 0)
 	return head[:n]
-}
-
-// sigMatchesPath reports whether path is still the file id with the same
-// first bytes.
-func sigMatchesPath(path string, id fileID, sigLen int, sigHash uint64) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	if fid, ok := statID(fi); !ok || fid != id {
-		return false
-	}
-	return sigMatches(f, sigLen, sigHash)
-}
-
-func sigMatches(f *os.File, sigLen int, sigHash uint64) bool {
-	head := readHead(f)
-	return len(head) >= sigLen && hashBytes(head[:sigLen]) == sigHash
 }
 
 // tailOffset returns where to start a file seen on the pipeline's first run:
@@ -643,9 +719,21 @@ func tailOffset(f *os.File, size, tailBytes int64) int64 {
 	return size
 }
 
+// startHeld registers and starts a reader that holds its file without
+// reading it until settle decides where it starts. Its checkpoint is at 0
+// meanwhile: a restart reads it whole rather than lose it.
+func (m *Manager) startHeld(ctx context.Context, f *os.File, id fileID, path string) {
+	m.opts.Log.Debug("holding a file that may be a copy of another", "pipeline", m.opts.Pipeline, "file", path)
+	m.start(ctx, f, id, path, 0, false, true)
+}
+
 // startReader registers and starts a reader at offset; released readers read
 // a file the patterns no longer lead to, to its end.
 func (m *Manager) startReader(ctx context.Context, f *os.File, id fileID, path string, offset int64, released bool) {
+	m.start(ctx, f, id, path, offset, released, false)
+}
+
+func (m *Manager) start(ctx context.Context, f *os.File, id fileID, path string, offset int64, released, held bool) {
 	head := readHead(f)
 	head = head[:len(head):len(head)]
 	r := &reader{
@@ -669,6 +757,10 @@ func (m *Manager) startReader(ctx context.Context, f *os.File, id fileID, path s
 	}
 	r.setPath(m, path)
 	r.released.Store(released)
+	if held {
+		r.held.Store(true)
+		r.heldSince = time.Now()
+	}
 	m.mu.Lock()
 	if _, dup := m.readers[id]; dup {
 		m.mu.Unlock()

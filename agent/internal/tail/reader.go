@@ -37,7 +37,12 @@ type reader struct {
 	// file any more (it was rotated away or deleted): the reader reads it to
 	// its end, waits until it stays quiet, then closes it.
 	released atomic.Bool
-	wakeC    chan struct{}
+	// held is set while the file may be a copytruncate copy still waiting
+	// for its original's truncation: it is not read until the manager's
+	// settle says where it starts (heldSince is when it was first seen).
+	held      atomic.Bool
+	heldSince time.Time
+	wakeC     chan struct{}
 
 	// Owned by the reader goroutine.
 	prefix   []byte // the file's first bytes, up to checkpoint.SigMax
@@ -92,6 +97,9 @@ func (r *reader) curPath() string { return *r.path.Load() }
 func (r *reader) run(ctx context.Context) {
 	defer r.m.readerDone(r)
 	defer r.f.Close()
+	if r.held.Load() && !r.settle(ctx) {
+		return
+	}
 	poll := minPoll
 	timer := time.NewTimer(poll)
 	defer timer.Stop()
@@ -164,6 +172,56 @@ const (
 	minPoll = 50 * time.Millisecond
 	maxPoll = 800 * time.Millisecond
 )
+
+// settle waits until the manager decides where a held file starts, then
+// starts it there. It returns false when the reader must stop first
+// (shutdown): the file's checkpoint, at 0, still holds it.
+func (r *reader) settle(ctx context.Context) bool {
+	t := time.NewTicker(heldPoll)
+	defer t.Stop()
+	for {
+		head := readHead(r.f)
+		if fi, err := r.f.Stat(); err == nil {
+			if off, ok := r.m.settle(r, head, fi.Size()); ok {
+				r.startAt(off)
+				return true
+			}
+		}
+		if r.m.draining.Load() {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-r.wakeC:
+		case <-t.C:
+		}
+	}
+}
+
+// heldPoll is how often a held file is looked at again (its writes raise no
+// event).
+const heldPoll = 100 * time.Millisecond
+
+// startAt moves a reader that has not read anything yet to offset, with the
+// file's first bytes as they are now, and saves its checkpoint.
+func (r *reader) startAt(off int64) {
+	r.held.Store(false)
+	if off > 0 {
+		r.m.opts.Log.Info("reading the copy of a truncated file from where the original stopped",
+			"pipeline", r.m.opts.Pipeline, "file", r.curPath(), "offset", off)
+	}
+	r.prefix = r.prefix[:0]
+	r.carryOff, r.readOff, r.fedOff = off, off, off
+	r.ackMu.Lock()
+	r.sigLen, r.sigHash, r.headSnap = 0, hashBytes(nil), nil
+	r.committed = off
+	r.ackMu.Unlock()
+	r.checkSignature()
+	r.ackMu.Lock()
+	r.saveLocked()
+	r.ackMu.Unlock()
+}
 
 // finish hands on what is left of a released file, waits until every batch
 // of it was acknowledged, then forgets its checkpoint.
@@ -523,11 +581,14 @@ func (r *reader) checkTruncated(ctx context.Context) bool {
 func (r *reader) truncated(ctx context.Context, why string) {
 	m := r.m
 	oldPrefix := append([]byte(nil), r.prefix...)
-	oldOff := r.carryOff
+	// The copy starts where the original's checkpoint is, not where it was
+	// read to: the batches in flight may never be acknowledged (a crash),
+	// and the original's checkpoint is about to move to its new content.
+	acked := r.committedOffset()
 	m.opts.Log.Info("file truncated, reading it again from the start", "pipeline", m.opts.Pipeline,
-		"file", r.curPath(), "reason", why, "offset", oldOff)
+		"file", r.curPath(), "reason", why, "offset", r.carryOff, "acknowledged", acked)
 	m.met.errors("truncated")
-	m.claimCopy(ctx, filepath.Dir(r.curPath()), oldPrefix, oldOff, r.id)
+	m.claimCopy(ctx, filepath.Dir(r.curPath()), oldPrefix, acked)
 	r.carry = r.carry[:0]
 	r.carryOff, r.readOff, r.fedOff = 0, 0, 0
 	if r.framer != nil {
