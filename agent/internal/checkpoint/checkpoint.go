@@ -3,17 +3,19 @@
 //
 // The store has one owner goroutine that writes the state to disk atomically
 // (temporary file, fsync, rename) soon after it changes, at most once per
-// interval, and once more when the store is closed. Writing soon after each
-// acknowledgement keeps what a crash sends twice close to what was in flight. A file is identified by
-// its device and inode plus a hash of its first bytes (up to 1 KiB), so that
-// an inode reused by a different file is not mistaken for the old one.
+// interval, and once more when the store is closed; the file it replaces is
+// kept as the previous generation (<file>.prev). Writing soon after each
+// acknowledgement keeps what a crash sends twice close to what was in
+// flight. A file is identified by its device and inode plus a hash of its
+// first bytes (up to 1 KiB), so that an inode reused by a different file is
+// not mistaken for the old one.
+//
+// Damaged state costs duplicates, never skips: see recover.go.
 package checkpoint
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -49,9 +51,15 @@ type pipelineState struct {
 	Files   []*Entry `json:"files"`
 }
 
+// formatVersion is the version of the file format written.
+const formatVersion = 1
+
 type fileFormat struct {
 	Version   int                       `json:"version"`
 	Pipelines map[string]*pipelineState `json:"pipelines"`
+	// Recovered: the state was damaged in a run that did not stop cleanly
+	// since, so a pipeline missing here may have run before.
+	Recovered bool `json:"recovered,omitempty"`
 }
 
 // Store is the checkpoint state of all pipelines.
@@ -59,12 +67,30 @@ type Store struct {
 	path     string
 	interval time.Duration
 	log      *slog.Logger
+	// onRecovery is told each damage found at Open, by reason.
+	onRecovery func(reason string)
+
+	// damaged: Open found something wrong with the saved state, so what is
+	// missing from it cannot be told from a first run. Every pipeline then
+	// counts as known (Known), and a file without an entry is read from 0.
+	damaged bool
 
 	mu        sync.Mutex
 	pipelines map[string]int64 // pipeline -> created (unix seconds)
 	entries   map[Key]*Entry
 	dirty     bool
 	saves     int
+	// keepRecovered is saved in the file while the store is damaged, until
+	// a clean Close: a crash soon after a recovery, before every pipeline
+	// registered again, must not make the next run take the pipelines
+	// that are missing for new ones.
+	keepRecovered bool
+	// currentBad: the file at path is damaged and could not be moved
+	// aside, so the next save replaces it rather than keep it as .prev.
+	currentBad bool
+	prevErr    string    // the last failure to keep .prev, as logged
+	saveErr    string    // the last save error logged, "" after a good save
+	saveErrAt  time.Time // when it was logged
 
 	changed chan struct{} // signalled when the state became dirty
 	quit    chan struct{}
@@ -73,9 +99,22 @@ type Store struct {
 	started atomic.Bool
 }
 
-// Open loads the store from path (a missing file is an empty store). The
-// owner goroutine starts with Start.
-func Open(path string, interval time.Duration, log *slog.Logger) (*Store, error) {
+// Option is an optional setting of Open.
+type Option func(*Store)
+
+// OnRecovery makes Open call f once for each damage it finds and repairs,
+// with one of the Reason* values (for a metric).
+func OnRecovery(f func(reason string)) Option {
+	return func(s *Store) { s.onRecovery = f }
+}
+
+// Open loads the store from path. A missing file (and no previous
+// generation) is an empty store: a first run. Damaged state never stops
+// the agent and never makes it skip data (see recover.go): Open falls back
+// to the previous generation, drops entries that cannot be right, moves
+// aside what is not a file, and marks the store Recovered. The owner
+// goroutine starts with Start.
+func Open(path string, interval time.Duration, log *slog.Logger, opts ...Option) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -89,30 +128,16 @@ func Open(path string, interval time.Duration, log *slog.Logger) (*Store, error)
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
-	data, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return s, nil
-	case err != nil:
-		return nil, fmt.Errorf("read checkpoints %s: %w", path, err)
+	for _, o := range opts {
+		o(s)
 	}
-	var ff fileFormat
-	if err := json.Unmarshal(data, &ff); err != nil {
-		// A corrupt file cannot come from our own atomic writes; keep it for
-		// inspection and start empty rather than refuse to run.
-		bad := path + ".corrupt"
-		_ = os.Rename(path, bad)
-		log.Error("checkpoint file is corrupt, starting without checkpoints", "file", path, "moved_to", bad, "err", err)
-		return s, nil
-	}
-	for name, ps := range ff.Pipelines {
-		s.pipelines[name] = ps.Created
-		for _, e := range ps.Files {
-			s.entries[Key{name, e.Dev, e.Ino}] = e
-		}
-	}
+	s.load()
 	return s, nil
 }
+
+// Recovered reports whether Open found the saved state damaged in any way
+// (and repaired what it could). Then Known is true for every pipeline.
+func (s *Store) Recovered() bool { return s.damaged }
 
 // Start runs the owner goroutine that saves the state periodically.
 func (s *Store) Start() {
@@ -128,31 +153,84 @@ func (s *Store) run() {
 		case <-s.quit:
 			return
 		}
-		if err := s.Save(); err != nil {
-			s.log.Error("save checkpoints", "file", s.path, "err", err)
-		}
-		// Coalesce the changes of the next interval into one write.
-		select {
-		case <-time.After(s.interval):
-		case <-s.quit:
-			return
+		for {
+			err := s.Save()
+			s.reportSave(err)
+			// Coalesce the changes of the next interval into one write; a
+			// failed save is tried again after at least saveRetry, change
+			// or not.
+			wait := s.interval
+			if err != nil {
+				wait = max(wait, saveRetry)
+			}
+			select {
+			case <-time.After(wait):
+			case <-s.quit:
+				return
+			}
+			if err == nil {
+				break
+			}
 		}
 	}
 }
 
+// saveRetry is the least time between the tries of a failing save.
+const saveRetry = time.Second
+
+// saveErrEvery is how often a save error that keeps happening is logged
+// again.
+const saveErrEvery = time.Minute
+
+// reportSave logs a failed save of the owner goroutine: a new error at
+// once, the same one again at most every saveErrEvery, and the first good
+// save after errors. The state stays dirty, so the save is tried again on
+// the next change (at most once per interval); Close returns the error.
+func (s *Store) reportSave(err error) {
+	s.mu.Lock()
+	last, at := s.saveErr, s.saveErrAt
+	if err == nil {
+		s.saveErr = ""
+	} else if err.Error() != last || time.Since(at) >= saveErrEvery {
+		s.saveErr, s.saveErrAt = err.Error(), time.Now()
+		last = "" // log it
+	}
+	s.mu.Unlock()
+	switch {
+	case err == nil && last != "":
+		s.log.Info("checkpoints saved again", "file", s.path)
+	case err != nil && last == "":
+		s.log.Error("save checkpoints (retried on the next change; until then a restart reads again from older offsets)",
+			"file", s.path, "err", err)
+	}
+}
+
 // Close stops the owner goroutine and saves the state one last time. It is
-// idempotent and safe to call without Start.
+// idempotent and safe to call without Start. A clean Close also ends what
+// a recovery left behind (see keepRecovered).
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.quit) })
 	if s.started.Load() {
 		<-s.done
 	}
+	s.mu.Lock()
+	if s.keepRecovered {
+		s.keepRecovered = false
+		s.dirty = true
+	}
+	s.mu.Unlock()
 	return s.Save()
 }
 
 // Known reports whether the pipeline ran before (it has state, even with no
-// files). A pipeline seen for the first time applies TailSizeKB.
+// files). A pipeline seen for the first time applies TailSizeKB. After a
+// damaged state (Recovered) every pipeline is known: which ones ran before
+// cannot be told, and reading a file again costs duplicates where tailing
+// it would skip data.
 func (s *Store) Known(pipeline string) bool {
+	if s.damaged {
+		return true
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, ok := s.pipelines[pipeline]
@@ -234,7 +312,7 @@ func (s *Store) Save() error {
 		s.mu.Unlock()
 		return nil
 	}
-	ff := fileFormat{Version: 1, Pipelines: map[string]*pipelineState{}}
+	ff := fileFormat{Version: formatVersion, Pipelines: map[string]*pipelineState{}, Recovered: s.keepRecovered}
 	for name, created := range s.pipelines {
 		ff.Pipelines[name] = &pipelineState{Created: created, Files: []*Entry{}}
 	}
@@ -257,7 +335,7 @@ func (s *Store) Save() error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(s.path, data); err != nil {
+	if err := s.write(data); err != nil {
 		s.mu.Lock()
 		s.dirty = true
 		s.mu.Unlock()
@@ -269,17 +347,28 @@ func (s *Store) Save() error {
 	return nil
 }
 
-// writeAtomic writes data to path through a temporary file in the same
-// directory, fsynced and renamed over path, so a crash leaves either the old
-// or the new content, never a mix.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
+// write saves data as the current generation through a temporary file in
+// the same folder (written, fsynced), keeps the current file as the
+// previous generation (path.prev), renames the temporary file into place
+// and fsyncs the folder. A crash leaves the new, the current or the
+// previous generation whole, never a mix; the one case where the current
+// file is missing (a crash between the two renames) is what Open's fall
+// back to .prev is for.
+func (s *Store) write(data []byte) error {
+	dir := filepath.Dir(s.path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create checkpoint dir: %w", err)
+		return fmt.Errorf("write checkpoints %s: %w", s.path, err)
 	}
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	// A folder (or other non-file) left in the way by Open, which could not
+	// move it aside: try again, else no save can succeed.
+	if fi, err := os.Lstat(s.path); err == nil && !fi.Mode().IsRegular() {
+		if _, err := moveAside(s.path, false); err != nil {
+			return fmt.Errorf("write checkpoints %s: it is a %s and cannot be moved aside: %w", s.path, kind(fi), err)
+		}
+	}
+	f, err := os.CreateTemp(dir, filepath.Base(s.path)+tempInfix+"*")
 	if err != nil {
-		return fmt.Errorf("write checkpoints: %w", err)
+		return fmt.Errorf("write checkpoints %s: %w", s.path, err)
 	}
 	tmp := f.Name()
 	_, err = f.Write(data)
@@ -290,15 +379,59 @@ func writeAtomic(path string, data []byte) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		s.keepPrevious()
+		err = rename(tmp, s.path)
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("write checkpoints %s: %w", path, err)
+		return fmt.Errorf("write checkpoints %s: %w", s.path, err)
 	}
+	s.mu.Lock()
+	s.currentBad = false
+	s.mu.Unlock()
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
 		_ = d.Close()
 	}
 	return nil
+}
+
+// keepPrevious renames the current generation to path.prev, unless the
+// current file is missing, not a file, or known to be damaged (it must not
+// replace a good .prev). When that fails the save goes on without a
+// previous generation: saving the current one matters more. The failure
+// is logged when it changes.
+func (s *Store) keepPrevious() {
+	s.mu.Lock()
+	bad := s.currentBad
+	s.mu.Unlock()
+	fi, err := os.Lstat(s.path)
+	if bad || err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	prev := s.path + prevSuffix
+	err = rename(s.path, prev)
+	if err != nil {
+		// A folder put at .prev since Open: move it aside and try again.
+		if pfi, perr := os.Lstat(prev); perr == nil && !pfi.Mode().IsRegular() {
+			if _, merr := moveAside(prev, false); merr == nil {
+				err = rename(s.path, prev)
+			}
+		}
+	}
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	s.mu.Lock()
+	changed := msg != s.prevErr
+	s.prevErr = msg
+	s.mu.Unlock()
+	switch {
+	case changed && msg != "":
+		s.log.Warn("checkpoints: cannot keep the previous generation; saving the current one without it",
+			"file", prev, "err", err)
+	case changed:
+		s.log.Info("checkpoints: the previous generation is kept again", "file", prev)
+	}
 }
