@@ -105,13 +105,19 @@ func (a *Agent) Start(ctx context.Context) error {
 	}
 	a.store = store
 	store.Start()
+	// Listen first, so that a taken address fails the start at once; serve
+	// only once every pipeline has bound its checkpointed files, so that
+	// /healthz does not answer inside that window.
 	if a.cfg.HTTP != "" {
-		if err := a.startHTTP(); err != nil {
+		if err := a.listenHTTP(); err != nil {
 			_ = store.Close()
 			return err
 		}
 	}
 	a.reconcile(ctx)
+	if a.httpLn != nil {
+		a.serveHTTP()
+	}
 	a.loopCtx, a.loopStop = context.WithCancel(context.WithoutCancel(ctx))
 	a.loopDone = make(chan struct{})
 	go a.watchConfigs(a.loopCtx)
@@ -187,11 +193,17 @@ func (a *Agent) HTTPAddr() string {
 	return a.httpLn.Addr().String()
 }
 
-func (a *Agent) startHTTP() error {
+func (a *Agent) listenHTTP() error {
 	ln, err := net.Listen("tcp", a.cfg.HTTP)
 	if err != nil {
 		return fmt.Errorf("http %s: %w", a.cfg.HTTP, err)
 	}
+	a.httpLn = ln
+	return nil
+}
+
+func (a *Agent) serveHTTP() {
+	ln := a.httpLn
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
@@ -203,7 +215,6 @@ func (a *Agent) startHTTP() error {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	a.httpLn = ln
 	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	a.httpDone = make(chan struct{})
 	go func() {
@@ -212,7 +223,6 @@ func (a *Agent) startHTTP() error {
 			a.log.Error("http server", "err", err)
 		}
 	}()
-	return nil
 }
 
 // readyz answers 200 once every pipeline that could start has started, with
