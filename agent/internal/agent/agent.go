@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -35,6 +36,7 @@ type Agent struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 	store   *checkpoint.Store
+	lock    *os.File // holds LockFile's flock while the agent runs
 	stdout  io.Writer
 	procs   *pipeline.Registry
 
@@ -95,12 +97,23 @@ func Tags(cfg *config.Agent) []batch.Tag {
 	return tags
 }
 
-// Start opens the checkpoints, starts the HTTP endpoints and every valid
+// Start takes the data folder (a *LockedError if another process has it),
+// opens the checkpoints, starts the HTTP endpoints and every valid
 // pipeline. A pipeline that fails to load or start is logged and counted;
 // it never stops the others.
 func (a *Agent) Start(ctx context.Context) error {
-	store, err := checkpoint.Open(filepath.Join(a.cfg.Data, "checkpoints.json"), a.cfg.CheckpointInterval, a.log)
+	lock, err := lockData(a.cfg.Data)
 	if err != nil {
+		return err
+	}
+	a.lock = lock
+	for _, r := range checkpoint.Reasons {
+		a.metrics.CheckpointRecoveries.WithLabelValues(r)
+	}
+	store, err := checkpoint.Open(filepath.Join(a.cfg.Data, "checkpoints.json"), a.cfg.CheckpointInterval, a.log,
+		checkpoint.OnRecovery(func(reason string) { a.metrics.CheckpointRecoveries.WithLabelValues(reason).Inc() }))
+	if err != nil {
+		a.unlock()
 		return err
 	}
 	a.store = store
@@ -111,6 +124,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	if a.cfg.HTTP != "" {
 		if err := a.listenHTTP(); err != nil {
 			_ = store.Close()
+			a.unlock()
 			return err
 		}
 	}
@@ -176,6 +190,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
 	}
+	a.unlock() // after the last save
 	if a.httpSrv != nil {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		errs = append(errs, a.httpSrv.Shutdown(sctx))

@@ -1,5 +1,7 @@
 // Package metrics defines the agent's Prometheus metrics. Every name starts
-// with wasmtail_ and every series carries the pipeline it belongs to.
+// with wasmtail_ and every series carries the pipeline it belongs to, but
+// for the agent-wide ones (wasmtail_pipelines, the Wasm modules',
+// wasmtail_checkpoint_recoveries_total).
 package metrics
 
 import (
@@ -30,6 +32,11 @@ type Metrics struct {
 	Pipelines       prometheus.Gauge
 	PipelineReloads *prometheus.CounterVec // pipeline, result (ok, error, removed)
 	PipelineInfo    *prometheus.GaugeVec   // pipeline, sha256 of the running config
+
+	// CheckpointRecoveries counts the damage found in the saved checkpoint
+	// state at start, by reason (see checkpoint.Reasons). Agent-wide: no
+	// pipeline label.
+	CheckpointRecoveries *prometheus.CounterVec // reason
 }
 
 // New creates and registers the agent's metrics, plus the Go runtime and
@@ -96,10 +103,15 @@ func New() *Metrics {
 		PipelineInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "wasmtail_pipeline_config_info", Help: "The running version of each pipeline config (sha256 of the file); always 1.",
 		}, []string{"pipeline", "sha256"}),
+		CheckpointRecoveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wasmtail_checkpoint_recoveries_total",
+			Help: "Damage found in the saved checkpoints at start and repaired, by reason (empty, corrupt, unreadable, not_regular, bad_entry, prev_used, temp_removed). Any but temp_removed means files are read again: duplicates, no loss.",
+		}, []string{"reason"}),
 	}
 	r.MustRegister(m.InputBytes, m.InputEvents, m.InputLinesSplit, m.InputErrors, m.InputFiles,
 		m.InputBlocked, m.QueueBytes, m.FlusherEvents, m.FlusherErrors, m.FlusherRequests, m.DeadLetters, m.ProcessorErrors,
 		m.WasmReloads, m.WasmTraps, m.WasmModuleInfo, m.PipelineErrors, m.Pipelines, m.PipelineReloads, m.PipelineInfo,
+		m.CheckpointRecoveries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
