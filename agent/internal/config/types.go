@@ -157,8 +157,8 @@ type FlusherStdout struct {
 }
 
 // FlusherFile is `flusher_file`. LoongCollector has only FilePath (and
-// rotates at 10 MiB, keeping 10 files); MaxFileSize, MaxFiles and Tags are
-// wasmtail's own keys.
+// rotates at 10 MiB, keeping 10 files); MaxFileSize, MaxFiles, Tags and
+// Fsync are wasmtail's own keys.
 type FlusherFile struct {
 	// FilePath is the output file; a relative path is relative to the
 	// agent's working directory. Required.
@@ -171,6 +171,11 @@ type FlusherFile struct {
 	// Tags adds each tag as `__tag__:<name>`. Default false, as
 	// flusher_stdout.
 	Tags bool
+	// Fsync syncs the file to disk (fsync) after each batch is written,
+	// before the batch is acknowledged, so that what was acknowledged
+	// survives an OS crash or a power loss, not only a crash of the agent.
+	// Default false: it costs a disk flush per batch.
+	Fsync bool
 }
 
 // FlusherBlackhole is `flusher_blackhole`: it accepts and discards.

@@ -10,18 +10,27 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 
 	"github.com/wasmtail/wasmtail/agent/internal/batch"
 )
 
 // fileFlusher appends JSON lines to a file: flusher_file, and flusher_stdout
 // with a FileName (maxSize 0, no rotation).
+//
+// An acknowledged batch (Export returned nil) is in the file: it survives a
+// crash of the agent. With fsync it is also on disk, and survives an OS
+// crash or a power loss: each write is fsynced before Export returns, and
+// the folder is fsynced whenever a file is created in it (at Start, after a
+// rotation), so that the new file's name is on disk too.
 type fileFlusher struct {
 	name     string
 	path     string
 	maxSize  int64 // rotate before a write that would go past it; 0 = never
 	maxFiles int   // rotated files kept: path.1 … path.<maxFiles>
 	tags     bool
+	fsync    bool                 // sync after each write, before Export returns
+	syncFile func(*os.File) error // (*os.File).Sync; tests record the calls
 
 	mu      sync.Mutex
 	file    *os.File // nil before Start, after Shutdown, or after a failed write or rotation
@@ -31,8 +40,9 @@ type fileFlusher struct {
 	closed  bool
 }
 
-func newFileFlusher(name, path string, maxSize int64, maxFiles int, tags bool) *fileFlusher {
-	return &fileFlusher{name: name, path: path, maxSize: maxSize, maxFiles: maxFiles, tags: tags}
+func newFileFlusher(name, path string, maxSize int64, maxFiles int, tags, fsync bool) *fileFlusher {
+	return &fileFlusher{name: name, path: path, maxSize: maxSize, maxFiles: maxFiles, tags: tags,
+		fsync: fsync, syncFile: (*os.File).Sync}
 }
 
 // Start creates the file and its parent folders if needed, and cuts a partial
@@ -99,6 +109,18 @@ func (f *fileFlusher) write(buf []byte) error {
 		}
 		return fmt.Errorf("%s: write %s: %w", f.name, f.path, err)
 	}
+	if f.fsync && f.regular {
+		if err := f.syncFile(f.file); err != nil {
+			// Not known to be on disk, so not acknowledged: take the batch
+			// back so the retry does not write it twice, and start again
+			// from a fresh handle (after a failed fsync the kernel may
+			// report no error for the same pages again).
+			_ = f.file.Truncate(f.size)
+			_ = f.file.Close()
+			f.file = nil
+			return fmt.Errorf("%s: sync %s: %w", f.name, f.path, err)
+		}
+	}
 	f.size += int64(n)
 	return nil
 }
@@ -116,7 +138,7 @@ func (f *fileFlusher) Shutdown(context.Context) error {
 	}
 	var errs []error
 	if f.regular {
-		if err := f.file.Sync(); err != nil {
+		if err := f.syncFile(f.file); err != nil {
 			errs = append(errs, fmt.Errorf("%s: sync %s: %w", f.name, f.path, err))
 		}
 	}
@@ -152,7 +174,29 @@ func (f *fileFlusher) open() error {
 		_ = file.Close()
 		return fmt.Errorf("%s: trim partial line of %s: %w", f.name, f.path, err)
 	}
+	if f.fsync {
+		if err := f.syncDir(); err != nil {
+			_ = file.Close()
+			return err
+		}
+	}
 	f.file, f.regular, f.size = file, true, size
+	return nil
+}
+
+// syncDir fsyncs the file's folder, so that a file created or renamed in
+// it keeps its name after a power loss. A file system that cannot sync a
+// folder (EINVAL) is not an error.
+func (f *fileFlusher) syncDir() error {
+	dir := filepath.Dir(f.path)
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("%s: sync folder %s: %w", f.name, dir, err)
+	}
+	defer d.Close()
+	if err := f.syncFile(d); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("%s: sync folder %s: %w", f.name, dir, err)
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -240,7 +241,7 @@ func key(g, i, j int) string { return fmt.Sprintf("%d-%d-%d", g, i, j) }
 // line.
 func TestFileWriteFailureReopens(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out.log")
-	ff := newFileFlusher("test", path, 0, 0, false)
+	ff := newFileFlusher("test", path, 0, 0, false, false)
 	ctx := context.Background()
 	require.NoError(t, ff.Start(ctx))
 	require.NoError(t, ff.Export(ctx, newBatch(1, nil, []kv{{"content", "a"}})))
@@ -340,5 +341,139 @@ func TestFileSurvivesSIGKILL(t *testing.T) {
 		require.NoError(t, sc.Err())
 		require.NoError(t, fh.Close())
 		assert.Equal(t, fmt.Sprintf("after-%d", round), last["content"])
+	}
+}
+
+// syncRecorder stands in for (*os.File).Sync: it records what each call
+// saw, and fails while fail is set.
+type syncRecorder struct {
+	mu    sync.Mutex
+	calls []string // the name synced, and for a file its content then
+	fail  bool
+}
+
+func (r *syncRecorder) sync(f *os.File) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	call := filepath.Base(f.Name())
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		data, err := os.ReadFile(f.Name())
+		if err != nil {
+			return err
+		}
+		call += ": " + string(data)
+	}
+	r.calls = append(r.calls, call)
+	if r.fail {
+		return errors.New("EIO")
+	}
+	return nil
+}
+
+func (r *syncRecorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.calls
+	r.calls = nil
+	return c
+}
+
+// newSyncedFile is a flusher_file built from its config, its syncs
+// recorded.
+func newSyncedFile(t *testing.T, c config.FlusherFile) (*fileFlusher, *syncRecorder) {
+	t.Helper()
+	f, ok := newFile(t, c).(*fileFlusher)
+	require.True(t, ok)
+	r := &syncRecorder{}
+	f.syncFile = r.sync
+	return f, r
+}
+
+// TestFileFsync: with Fsync, each Export returns (the batch is
+// acknowledged) only after the file was fsynced with the batch in it; the
+// folder is fsynced when a file is created (at Start, at a rotation), so
+// the new file's name survives a power loss too.
+func TestFileFsync(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.log")
+	f, syncs := newSyncedFile(t, config.FlusherFile{FilePath: path, Fsync: true, MaxFileSize: 40, MaxFiles: 1})
+	ctx := context.Background()
+	require.NoError(t, f.Start(ctx))
+	assert.Equal(t, []string{filepath.Base(dir)}, syncs.take(), "the folder, for the new file's name")
+
+	a := `{"content":"a","__time__":"1"}` + "\n"
+	require.NoError(t, f.Export(ctx, newBatch(1, nil, []kv{{"content", "a"}})))
+	assert.Equal(t, []string{"out.log: " + a}, syncs.take(), "synced once, after the write, before Export returned")
+
+	b := `{"content":"b","__time__":"1"}` + "\n"
+	require.NoError(t, f.Export(ctx, newBatch(1, nil, []kv{{"content", "b"}}))) // past 40 bytes: rotates first
+	assert.Equal(t, []string{filepath.Base(dir), "out.log: " + b}, syncs.take(), "after a rotation, the folder too")
+
+	require.NoError(t, f.Shutdown(ctx))
+	assert.Equal(t, []string{"out.log: " + b}, syncs.take(), "Shutdown syncs, as without Fsync")
+}
+
+// TestFileFsyncFailure: a batch whose fsync failed is not acknowledged,
+// and is taken back out of the file, so the retry does not write it twice.
+func TestFileFsyncFailure(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.log")
+	f, syncs := newSyncedFile(t, config.FlusherFile{FilePath: path, Fsync: true})
+	ctx := context.Background()
+	require.NoError(t, f.Start(ctx))
+	require.NoError(t, f.Export(ctx, newBatch(1, nil, []kv{{"content", "a"}})))
+	syncs.mu.Lock()
+	syncs.fail = true
+	syncs.mu.Unlock()
+	err := f.Export(ctx, newBatch(1, nil, []kv{{"content", "b"}}))
+	require.Error(t, err, "not acknowledged")
+	assert.Contains(t, err.Error(), "sync")
+	syncs.mu.Lock()
+	syncs.fail = false
+	syncs.mu.Unlock()
+	require.NoError(t, f.Export(ctx, newBatch(1, nil, []kv{{"content", "b"}})), "the retry")
+	require.NoError(t, f.Shutdown(ctx))
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, `{"content":"a","__time__":"1"}`+"\n"+`{"content":"b","__time__":"1"}`+"\n", string(got))
+}
+
+// TestFileNoFsyncByDefault: without Fsync, Export does not sync (the
+// default trades power-loss safety for speed; see BenchmarkFileExportFsync).
+func TestFileNoFsyncByDefault(t *testing.T) {
+	f, syncs := newSyncedFile(t, config.FlusherFile{FilePath: filepath.Join(t.TempDir(), "out.log")})
+	ctx := context.Background()
+	require.NoError(t, f.Start(ctx))
+	require.NoError(t, f.Export(ctx, newBatch(1, nil, []kv{{"content", "a"}})))
+	assert.Empty(t, syncs.take())
+	require.NoError(t, f.Shutdown(ctx))
+}
+
+// BenchmarkFileExportFsync is what Fsync costs: batches of 512 raw lines
+// (about 120 KiB) written with and without an fsync each. Measured on a
+// 2-core VM (ext4 on a virtual disk): 0.25-0.28 ms per batch (430-490 MB/s)
+// without, 0.56-2.2 ms (55-215 MB/s) with; on the agent's path that is the
+// time each batch waits before it is acknowledged.
+func BenchmarkFileExportFsync(b *testing.B) {
+	recs := make([][]kv, 512)
+	for i := range recs {
+		recs[i] = benchRecords[0].fields
+	}
+	bt := newBatch(1657354763, stdTags, recs...)
+	for _, fsync := range []bool{false, true} {
+		b.Run(fmt.Sprintf("fsync=%v", fsync), func(b *testing.B) {
+			f := newFile(b, config.FlusherFile{FilePath: filepath.Join(b.TempDir(), "out.log"),
+				MaxFileSize: 64 << 20, MaxFiles: 1, Fsync: fsync})
+			ctx := context.Background()
+			if err := f.Start(ctx); err != nil {
+				b.Fatal(err)
+			}
+			defer f.Shutdown(ctx)
+			b.SetBytes(512 * inputBytes(benchRecords[0].fields))
+			for b.Loop() {
+				if err := f.Export(ctx, bt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -83,7 +83,7 @@ func New(cfg config.Flusher, set Settings) (Flusher, error) {
 		if c.OnlyStdout || c.FileName == "" {
 			return &writerFlusher{name: name, w: set.Stdout, tags: c.Tags}, nil
 		}
-		return newFileFlusher(name, c.FileName, 0, 0, c.Tags), nil
+		return newFileFlusher(name, c.FileName, 0, 0, c.Tags, false), nil
 	case TypeFile:
 		if cfg.File == nil {
 			return nil, fmt.Errorf("%s: missing config", name)
@@ -97,7 +97,7 @@ func New(cfg config.Flusher, set Settings) (Flusher, error) {
 		case c.MaxFiles < 0:
 			return nil, fmt.Errorf("%s: MaxFiles %d is negative", name, c.MaxFiles)
 		}
-		return newFileFlusher(name, c.FilePath, c.MaxFileSize, c.MaxFiles, c.Tags), nil
+		return newFileFlusher(name, c.FilePath, c.MaxFileSize, c.MaxFiles, c.Tags, c.Fsync), nil
 	case TypeBlackhole:
 		return blackhole{}, nil
 	case TypeSLS:
