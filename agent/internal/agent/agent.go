@@ -48,6 +48,15 @@ type Agent struct {
 	// looked at and the config that runs.
 	sums     map[string]string
 	configs  map[string]*config.Pipeline
+	// stamps remembers the stat and hash of each pipeline file, so that an
+	// unchanged file is not read again (owned by reconcile's goroutine).
+	stamps map[string]stampedSum
+	// slots run each pipeline's changes on its own goroutine (under mu);
+	// closing is set by Shutdown: a pipeline that finishes starting after
+	// it is stopped at once.
+	slots    map[string]*slot
+	slotsWG  sync.WaitGroup
+	closing  bool
 	loopCtx  context.Context
 	loopStop context.CancelFunc
 	loopDone chan struct{}
@@ -81,6 +90,8 @@ func New(cfg *config.Agent, log *slog.Logger, stdout io.Writer, procs *pipeline.
 		pipelines: map[string]*pipeline.Pipeline{},
 		failed:    map[string]string{},
 		sums:      map[string]string{},
+		stamps:    map[string]stampedSum{},
+		slots:     map[string]*slot{},
 		configs:   map[string]*config.Pipeline{},
 	}
 }
@@ -129,6 +140,9 @@ func (a *Agent) Start(ctx context.Context) error {
 		}
 	}
 	a.reconcile(ctx)
+	if slow := a.waitSlots(pipelineStartTimeout); len(slow) > 0 {
+		a.log.Warn("pipelines still loading, starting without them", "pipelines", slow, "waited", pipelineStartTimeout)
+	}
 	if a.httpLn != nil {
 		a.serveHTTP()
 	}
@@ -175,7 +189,16 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		a.loopStop()
 		<-a.loopDone
 	}
+	// Let the pipeline changes under way finish (a stuck one no longer than
+	// ctx allows); one that finishes later stops what it started.
+	slotsDone := make(chan struct{})
+	go func() { a.slotsWG.Wait(); close(slotsDone) }()
+	select {
+	case <-slotsDone:
+	case <-ctx.Done():
+	}
 	a.mu.Lock()
+	a.closing = true
 	pls := make([]*pipeline.Pipeline, 0, len(a.pipelines))
 	for _, p := range a.pipelines {
 		pls = append(pls, p)
@@ -248,6 +271,7 @@ func (a *Agent) readyz(w http.ResponseWriter, _ *http.Request) {
 		Ready          bool              `json:"ready"`
 		Running        []string          `json:"running"`
 		Failed         map[string]string `json:"failed,omitempty"`
+		Loading        []string          `json:"loading,omitempty"`
 		RefusedModules map[string]string `json:"refused_modules,omitempty"`
 	}
 	a.mu.Lock()
@@ -260,6 +284,7 @@ func (a *Agent) readyz(w http.ResponseWriter, _ *http.Request) {
 	}
 	a.mu.Unlock()
 	sort.Strings(st.Running)
+	st.Loading = a.loading()
 	if a.modules != nil {
 		st.RefusedModules = a.modules()
 	}

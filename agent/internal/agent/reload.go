@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/wasmtail/wasmtail/agent/internal/config"
@@ -37,17 +39,47 @@ func (a *Agent) watchConfigs(ctx context.Context) {
 type pipelineFile struct {
 	name, path, sum string
 	dup             bool
+	err             error // the file cannot be used (too large, unreadable)
+}
+
+// MaxPipelineFile is the largest pipeline config file the agent reads: a
+// Kubernetes ConfigMap holds at most 1 MiB.
+const MaxPipelineFile = 1 << 20
+
+// fileStamp is what stat says of a file: when it is the same, the content
+// is taken to be the same, and the file is neither read nor hashed again.
+type fileStamp struct {
+	dev, ino uint64
+	size     int64
+	mtime    int64
+	ctime    int64
+}
+
+func stampOf(fi os.FileInfo) fileStamp {
+	s := fileStamp{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		s.dev, s.ino = uint64(st.Dev), uint64(st.Ino)
+		s.ctime = st.Ctim.Nano()
+	}
+	return s
+}
+
+type stampedSum struct {
+	stamp fileStamp
+	sum   string
 }
 
 // listPipelineFiles reads the pipeline folder: every *.yaml, *.yml and
 // *.json file (following symlinks), by pipeline name, with a hash of its
-// content.
-func listPipelineFiles(dir string) (map[string]*pipelineFile, error) {
+// content. A file whose stat is as in seen keeps its hash unread; seen is
+// updated.
+func listPipelineFiles(dir string, seen map[string]stampedSum) (map[string]*pipelineFile, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]*pipelineFile{}
+	keep := map[string]bool{}
 	for _, de := range ents {
 		n := de.Name()
 		ext := filepath.Ext(n)
@@ -55,19 +87,60 @@ func listPipelineFiles(dir string) (map[string]*pipelineFile, error) {
 			continue
 		}
 		path := filepath.Join(dir, n)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			continue // a directory, a broken link, or vanished: not a config
+		fi, err := os.Stat(path)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue // a directory, a broken link, a FIFO, or vanished: not a config
 		}
-		h := sha256.Sum256(data)
 		name := strings.TrimSuffix(n, ext)
 		if prev, ok := out[name]; ok {
 			prev.dup = true
 			continue
 		}
-		out[name] = &pipelineFile{name: name, path: path, sum: hex.EncodeToString(h[:])}
+		pf := &pipelineFile{name: name, path: path}
+		out[name] = pf
+		keep[path] = true
+		st := stampOf(fi)
+		if s, ok := seen[path]; ok && s.stamp == st {
+			pf.sum = s.sum
+			continue
+		}
+		pf.sum, pf.err = hashPipelineFile(path)
+		if pf.err != nil {
+			pf.sum = "error: " + pf.err.Error() + fmt.Sprint(st) // retried when the file changes
+		}
+		seen[path] = stampedSum{st, pf.sum}
+	}
+	for p := range seen {
+		if !keep[p] {
+			delete(seen, p)
+		}
 	}
 	return out, nil
+}
+
+// hashPipelineFile is hashFile; tests count its calls.
+var hashPipelineFile = hashFile
+
+// hashFile reads a regular file of at most MaxPipelineFile bytes and returns
+// its sha256.
+func hashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%s: not a regular file", path)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(f, MaxPipelineFile+1))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	if n > MaxPipelineFile {
+		return "", fmt.Errorf("%s: larger than %d KiB, the most a pipeline file may hold (a Kubernetes ConfigMap's limit): split it into one file per pipeline", path, MaxPipelineFile>>10)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // reconcile makes the running pipelines match the pipeline folder: a new
@@ -81,7 +154,7 @@ func listPipelineFiles(dir string) (map[string]*pipelineFile, error) {
 // the new one, which resumes from those checkpoints: nothing is read twice
 // and nothing is skipped.
 func (a *Agent) reconcile(ctx context.Context) {
-	files, err := listPipelineFiles(a.cfg.Pipelines)
+	files, err := listPipelineFiles(a.cfg.Pipelines, a.stamps)
 	if err != nil {
 		a.log.Error("read pipeline folder", "dir", a.cfg.Pipelines, "err", err)
 		return
@@ -97,16 +170,21 @@ func (a *Agent) reconcile(ctx context.Context) {
 			continue // unchanged since last time (running, disabled or invalid)
 		}
 		a.sums[name] = f.sum
-		if f.dup {
+		switch {
+		case f.dup:
 			a.refuse(name, fmt.Errorf("%s: another file in %s defines pipeline %q too (same name, other extension)", f.path, a.cfg.Pipelines, name))
-			continue
+		case f.err != nil:
+			a.refuse(name, f.err)
+		default:
+			a.post(ctx, name, func(ctx context.Context) {
+				pc, err := config.LoadPipeline(f.path, a.procs.Known)
+				if err != nil {
+					a.refuse(name, err)
+					return
+				}
+				a.apply(ctx, name, pc, f.sum)
+			})
 		}
-		pc, err := config.LoadPipeline(f.path, a.procs.Known)
-		if err != nil {
-			a.refuse(name, err)
-			continue
-		}
-		a.apply(ctx, name, pc, f.sum)
 	}
 	// Files that went away.
 	for name := range a.sums {
@@ -114,15 +192,109 @@ func (a *Agent) reconcile(ctx context.Context) {
 			continue
 		}
 		delete(a.sums, name)
-		a.mu.Lock()
-		delete(a.failed, name)
-		a.mu.Unlock()
-		if a.stop(ctx, name) {
-			a.log.Info("pipeline removed", "pipeline", name)
-			a.metrics.PipelineReloads.WithLabelValues(name, "removed").Inc()
-		}
-		a.metrics.PipelineInfo.DeletePartialMatch(map[string]string{"pipeline": name})
+		a.post(ctx, name, func(ctx context.Context) {
+			a.mu.Lock()
+			delete(a.failed, name)
+			a.mu.Unlock()
+			if a.stop(ctx, name) {
+				a.log.Info("pipeline removed", "pipeline", name)
+				a.metrics.PipelineReloads.WithLabelValues(name, "removed").Inc()
+			}
+			a.metrics.PipelineInfo.DeletePartialMatch(map[string]string{"pipeline": name})
+		})
 	}
+}
+
+// pipelineStartTimeout is how long the agent's start waits for the
+// pipelines to load and start; one that takes longer goes on loading on its
+// own while the others run (/readyz lists it as loading).
+var pipelineStartTimeout = 10 * time.Second
+
+// slot runs the changes of one pipeline one after the other, on their own
+// goroutine: what one pipeline does at load (a module read, a compile, an
+// init) never holds up another, nor the agent. Only the latest change that
+// has not begun is kept.
+type slot struct {
+	next    func(context.Context) // the change to run next, nil if none
+	running bool
+	since   time.Time     // when the running change began
+	idle    chan struct{} // closed when running goes false
+}
+
+// post queues change for the pipeline name and returns at once.
+func (a *Agent) post(ctx context.Context, name string, change func(context.Context)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.slots[name]
+	if s == nil {
+		s = &slot{}
+		a.slots[name] = s
+	}
+	s.next = change
+	if s.running {
+		return
+	}
+	s.running, s.idle = true, make(chan struct{})
+	a.slotsWG.Add(1)
+	go a.runSlot(context.WithoutCancel(ctx), name, s)
+}
+
+func (a *Agent) runSlot(ctx context.Context, name string, s *slot) {
+	defer a.slotsWG.Done()
+	for {
+		a.mu.Lock()
+		change := s.next
+		s.next = nil
+		if change == nil {
+			s.running = false
+			close(s.idle)
+			a.mu.Unlock()
+			return
+		}
+		s.since = time.Now()
+		a.mu.Unlock()
+		change(ctx)
+	}
+}
+
+// waitSlots waits until no pipeline change is running, or d passed, and
+// returns the pipelines whose change still runs.
+func (a *Agent) waitSlots(d time.Duration) []string {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		a.mu.Lock()
+		var idle chan struct{}
+		for _, s := range a.slots {
+			if s.running {
+				idle = s.idle
+				break
+			}
+		}
+		a.mu.Unlock()
+		if idle == nil {
+			return nil
+		}
+		select {
+		case <-idle:
+		case <-deadline.C:
+			return a.loading()
+		}
+	}
+}
+
+// loading returns the pipelines whose change is still running.
+func (a *Agent) loading() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for name, s := range a.slots {
+		if s.running {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // refuse records a config that could not be loaded; what runs keeps running.
@@ -160,7 +332,9 @@ func (a *Agent) apply(ctx context.Context, name string, pc *config.Pipeline, sum
 		a.refuse(name, err)
 		return
 	}
+	a.mu.Lock()
 	old := a.configs[name]
+	a.mu.Unlock()
 	if running {
 		a.stop(ctx, name)
 	}
@@ -192,6 +366,13 @@ func (a *Agent) apply(ctx context.Context, name string, pc *config.Pipeline, sum
 
 func (a *Agent) register(name string, p *pipeline.Pipeline, pc *config.Pipeline) {
 	a.mu.Lock()
+	if a.closing {
+		a.mu.Unlock()
+		sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
+		defer cancel()
+		_ = p.Shutdown(sctx)
+		return
+	}
 	a.pipelines[name] = p
 	a.configs[name] = pc
 	a.mu.Unlock()
