@@ -46,8 +46,8 @@ type Agent struct {
 
 	// configs holds, per pipeline name, the sha256 of the file content last
 	// looked at and the config that runs.
-	sums     map[string]string
-	configs  map[string]*config.Pipeline
+	sums    map[string]string
+	configs map[string]*config.Pipeline
 	// stamps remembers the stat and hash of each pipeline file, so that an
 	// unchanged file is not read again (owned by reconcile's goroutine).
 	stamps map[string]stampedSum
