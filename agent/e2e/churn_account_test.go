@@ -1,0 +1,440 @@
+package e2e
+
+// The accounting side of TestChurn (churn_test.go): when the agent ran,
+// what happened to each file, which lines the agent owes, and what the
+// output holds.
+//
+// Every time is measured on one clock from the start of the run, and
+// recorded on the safe side of the event it stands for: a line counts as
+// written when its write returned, a file as matching from when its
+// creation returned until just before the rename or delete that ended it,
+// and the agent as running from when /readyz answered until just before
+// SIGKILL or SIGTERM was sent. So the harness never credits the agent with
+// more time than it had.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// keepMin is how long, in total, a file must match the pattern while the
+// agent runs after a line was written for the line to be owed.
+const keepMin = 500 * time.Millisecond
+
+// clock measures the run's time.
+type clock struct{ t0 time.Time }
+
+func (c *clock) now() time.Duration { return time.Since(c.t0) }
+
+// open is the end of a span that has not ended yet.
+const open = time.Duration(math.MaxInt64)
+
+// span is the interval [from, to) of the run's time.
+type span struct{ from, to time.Duration }
+
+// timeline is when the agent ran, in order.
+type timeline struct {
+	spans []span
+	cum   []time.Duration // cum[i] is the length of spans[:i]
+}
+
+func (tl *timeline) begin(at time.Duration) {
+	if n := len(tl.spans); n > 0 {
+		tl.cum = append(tl.cum, tl.cum[n-1]+tl.spans[n-1].to-tl.spans[n-1].from)
+	} else {
+		tl.cum = append(tl.cum, 0)
+	}
+	tl.spans = append(tl.spans, span{at, open})
+}
+
+func (tl *timeline) end(at time.Duration) { tl.spans[len(tl.spans)-1].to = at }
+
+// ranBefore is how long the agent ran before t.
+func (tl *timeline) ranBefore(t time.Duration) time.Duration {
+	i := sort.Search(len(tl.spans), func(i int) bool { return tl.spans[i].from > t }) - 1
+	if i < 0 {
+		return 0
+	}
+	s := tl.spans[i]
+	return tl.cum[i] + min(t, s.to) - s.from
+}
+
+// ran is how long the agent ran within [a, b).
+func (tl *timeline) ran(a, b time.Duration) time.Duration {
+	if b <= a {
+		return 0
+	}
+	return tl.ranBefore(b) - tl.ranBefore(a)
+}
+
+// fileHist is the life of one file (one inode) the writers created.
+type fileHist struct {
+	id      int // within its stream
+	stream  int
+	folder  string
+	name    string // its name now
+	events  []fileEvent
+	matched []span // when its name matched the pattern
+	truncs  []truncation
+	// gone is when it left the disk (deleted or pruned), open if it did
+	// not.
+	gone    time.Duration
+	goneWhy string
+	copyOf  *fileHist // a copytruncate copy's original
+}
+
+type fileEvent struct {
+	at   time.Duration
+	what string
+}
+
+// truncation is a truncation to 0; copy holds the lines it removed (nil
+// when nothing does).
+type truncation struct {
+	at   time.Duration
+	copy *fileHist
+}
+
+func newFileHist(id, stream int, folder, name string, at time.Duration) *fileHist {
+	h := &fileHist{id: id, stream: stream, folder: folder, name: name, gone: open}
+	h.event(at, "created %s", name)
+	if matchesPattern(name) {
+		h.matched = append(h.matched, span{at, open})
+	}
+	return h
+}
+
+func (h *fileHist) event(at time.Duration, format string, args ...any) {
+	h.events = append(h.events, fileEvent{at, fmt.Sprintf(format, args...)})
+}
+
+func (h *fileHist) matching() bool {
+	return len(h.matched) > 0 && h.matched[len(h.matched)-1].to == open
+}
+
+// renamed records a rename that happened between before and after.
+func (h *fileHist) renamed(before, after time.Duration, name string) {
+	in := matchesPattern(name)
+	switch {
+	case h.matching() && !in:
+		h.matched[len(h.matched)-1].to = before
+	case !h.matching() && in:
+		h.matched = append(h.matched, span{after, open})
+	}
+	where := "out of the pattern"
+	if in {
+		where = "in the pattern"
+	}
+	h.event(before, "renamed to %s (%s)", name, where)
+	h.name = name
+}
+
+func (h *fileHist) removed(before time.Duration, why string) {
+	if h.matching() {
+		h.matched[len(h.matched)-1].to = before
+	}
+	h.gone, h.goneWhy = before, why
+	h.event(before, "%s (removed)", why)
+}
+
+func (h *fileHist) truncated(before time.Duration, cp *fileHist) {
+	h.truncs = append(h.truncs, truncation{before, cp})
+	if cp != nil {
+		h.event(before, "copied to %s, truncated", cp.name)
+	} else {
+		h.event(before, "truncated in place")
+	}
+}
+
+// matchedWhileRunning is how long h matched the pattern while the agent
+// ran, within [a, b).
+func (h *fileHist) matchedWhileRunning(tl *timeline, a, b time.Duration) time.Duration {
+	var d time.Duration
+	for _, m := range h.matched {
+		d += tl.ran(max(a, m.from), min(b, m.to))
+	}
+	return d
+}
+
+// chunk is one write: lines [first, first+n) of a stream, written into
+// file after gen truncations of it, the write returning at at.
+type chunk struct {
+	first int64
+	n     int32
+	gen   int32
+	at    time.Duration
+	file  *fileHist
+}
+
+// verdict is whether the lines of a chunk are owed, and why (not).
+type verdict struct {
+	keepable bool
+	why      string        // for lines not owed
+	holder   *fileHist     // the file holding the lines at the end
+	until    time.Duration // when they left the file written into
+	matched  time.Duration // matched the pattern while the agent ran, after the write
+}
+
+// judge applies the rule: a line is owed when the file holding it stayed
+// on disk (under any name, or as a copytruncate's copy) until end, and the
+// file it was written into matched the pattern for keepMin in total while
+// the agent ran, after the line was written and while the line was in it.
+func judge(c chunk, tl *timeline, end time.Duration) verdict {
+	f := c.file
+	v := verdict{holder: f, until: end}
+	if int(c.gen) < len(f.truncs) {
+		tr := f.truncs[c.gen]
+		v.until = tr.at
+		if tr.copy == nil {
+			v.why = "truncated in place"
+			return v
+		}
+		v.holder = tr.copy
+	}
+	if v.holder.gone < end {
+		v.why = v.holder.goneWhy
+		return v
+	}
+	v.matched = f.matchedWhileRunning(tl, c.at, v.until)
+	if v.matched < keepMin {
+		v.why = "matched too briefly while the agent ran"
+		return v
+	}
+	v.keepable = true
+	return v
+}
+
+// tally counts the records of the output: how many times each line came,
+// and the records that are not exactly one written line.
+type tally struct {
+	lines     *lineMaker
+	written   []int64 // lines written per stream
+	counts    [][]uint8
+	records   int64
+	malformed int64
+	bad       []string // the first malformed records
+}
+
+func newTally(lines *lineMaker, written []int64) *tally {
+	t := &tally{lines: lines, written: written, counts: make([][]uint8, len(written))}
+	for i, n := range written {
+		t.counts[i] = make([]uint8, n)
+	}
+	return t
+}
+
+// record counts one output record (a JSON object with the line as
+// "content").
+func (t *tally) record(rec []byte) {
+	t.records++
+	var r struct {
+		Content *string `json:"content"`
+	}
+	if err := json.Unmarshal(rec, &r); err != nil || r.Content == nil {
+		t.malformedRecord(string(rec))
+		return
+	}
+	s, q, ok := t.lines.parse(*r.Content)
+	if !ok || s >= len(t.counts) || q >= t.written[s] {
+		t.malformedRecord(*r.Content)
+		return
+	}
+	if c := &t.counts[s][q]; *c < math.MaxUint8 {
+		*c++
+	}
+}
+
+func (t *tally) malformedRecord(s string) {
+	t.malformed++
+	if len(t.bad) < 5 {
+		t.bad = append(t.bad, fmt.Sprintf("%.300q", s))
+	}
+}
+
+// outputTail reads an output as it grows, one whole line at a time, from
+// where it stopped the last time.
+type outputTail struct {
+	name    string
+	fetch   func(off int64) (io.ReadCloser, error) // nil, nil: nothing there yet
+	off     int64                                  // bytes consumed
+	partial []byte                                 // a last line without its newline yet
+	consume func(line []byte)
+}
+
+// poll reads what was added to the output and returns how many bytes.
+func (o *outputTail) poll() (int64, error) {
+	rc, err := o.fetch(o.off + int64(len(o.partial)))
+	if err != nil || rc == nil {
+		return 0, err
+	}
+	defer rc.Close()
+	r := bufio.NewReaderSize(rc, 1<<20)
+	var n int64
+	for {
+		line, err := r.ReadSlice('\n')
+		n += int64(len(line))
+		switch {
+		case err == nil:
+			if len(o.partial) > 0 {
+				line = append(o.partial, line...)
+				o.partial = o.partial[:0]
+			}
+			o.off += int64(len(line))
+			o.consume(bytes.TrimSuffix(line, []byte{'\n'}))
+		case err == bufio.ErrBufferFull:
+			o.partial = append(o.partial, line...)
+		case err == io.EOF:
+			o.partial = append(o.partial, line...)
+			return n, nil
+		default:
+			return n, err
+		}
+	}
+}
+
+// account is the comparison of what was written with what arrived.
+type account struct {
+	written, keepable, delivered  int64
+	lostKeepable, lostNotKeepable int64
+	duplicates                    int64
+	notKeepable                   map[string]int64 // lines not owed, by reason
+	lostByFate                    map[string]int64 // owed lines lost, by what became of their file
+	perStreamLost                 map[int]int64
+	firstLostAt, lastLostAt       time.Duration
+	examples                      []lostLine // one per file
+}
+
+type lostLine struct {
+	stream int
+	seq    int64
+	c      chunk
+	v      verdict
+}
+
+// settle compares the streams' lines with the tally, with the agent's
+// time counted until end.
+func settle(streams []*stream, t *tally, tl *timeline, end time.Duration, examples int) *account {
+	a := &account{notKeepable: map[string]int64{}, lostByFate: map[string]int64{}, perStreamLost: map[int]int64{}}
+	seenFile := map[*fileHist]bool{}
+	for _, s := range streams {
+		counts := t.counts[s.id]
+		for _, c := range s.chunks {
+			v := judge(c, tl, end)
+			for q := c.first; q < c.first+int64(c.n); q++ {
+				a.written++
+				n := int64(counts[q])
+				if n > 0 {
+					a.delivered++
+					a.duplicates += n - 1
+				}
+				if v.keepable {
+					a.keepable++
+				} else {
+					a.notKeepable[v.why]++
+				}
+				switch {
+				case n > 0:
+				case !v.keepable:
+					a.lostNotKeepable++
+				default:
+					a.lostKeepable++
+					a.lostByFate[fate(c.file, c.gen)]++
+					a.perStreamLost[s.id]++
+					if a.lostKeepable == 1 || c.at < a.firstLostAt {
+						a.firstLostAt = c.at
+					}
+					a.lastLostAt = max(a.lastLostAt, c.at)
+					// One example per file, up to the number asked for.
+					if len(a.examples) < examples && !seenFile[c.file] {
+						seenFile[c.file] = true
+						a.examples = append(a.examples, lostLine{s.id, q, c, v})
+					}
+				}
+			}
+		}
+	}
+	return a
+}
+
+// owedArrived tells whether every line owed as of end arrived.
+func owedArrived(streams []*stream, t *tally, tl *timeline, end time.Duration) bool {
+	for _, s := range streams {
+		for _, c := range s.chunks {
+			if !judge(c, tl, end).keepable {
+				continue
+			}
+			for _, n := range t.counts[s.id][c.first : c.first+int64(c.n)] {
+				if n == 0 {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// fate is what became of the lines of a file's generation gen, in words.
+func fate(h *fileHist, gen int32) string {
+	switch {
+	case int(gen) < len(h.truncs):
+		return "copied by copytruncate"
+	case strings.HasSuffix(h.name, ".gone"): // e003.12.log.gone
+		return "short-lived file renamed out"
+	case !matchesPattern(h.name): // s007.log.12
+		return "renamed out of the pattern"
+	case strings.Count(h.name, ".") == 2: // s007.12.log
+		return "renamed within the pattern"
+	default: // s007.log
+		return "still live at the end"
+	}
+}
+
+// history describes a lost line: where it was written, what happened to
+// its file, and when the agent ran around that time.
+func (l lostLine) history(tl *timeline) string {
+	var b strings.Builder
+	f := l.c.file
+	fmt.Fprintf(&b, "line %03d:%09d written at %s into file %d of stream %d in %s/ (its %s content); matched the pattern %s while the agent ran after the write\n",
+		l.stream, l.seq, secs(l.c.at), f.id, f.stream, f.folder, ordinal(int(l.c.gen)+1), secs(l.v.matched))
+	for _, e := range f.events {
+		fmt.Fprintf(&b, "    %s %s\n", secs(e.at), e.what)
+	}
+	if l.v.holder != f {
+		fmt.Fprintf(&b, "    now held by the copy %s\n", l.v.holder.name)
+	}
+	from, to := l.c.at-2*time.Second, l.v.until+2*time.Second
+	var runs []string
+	for _, s := range tl.spans {
+		if s.to > from && s.from < to {
+			runs = append(runs, secs(s.from)+"–"+secs(s.to))
+		}
+	}
+	fmt.Fprintf(&b, "    agent running: %s", strings.Join(runs, ", "))
+	return b.String()
+}
+
+func secs(d time.Duration) string {
+	if d == open {
+		return "end"
+	}
+	return fmt.Sprintf("%.3fs", d.Seconds())
+}
+
+func ordinal(n int) string {
+	switch n {
+	case 1:
+		return "1st"
+	case 2:
+		return "2nd"
+	case 3:
+		return "3rd"
+	}
+	return fmt.Sprintf("%dth", n)
+}
