@@ -113,11 +113,9 @@ func Tags(cfg *config.Agent) []batch.Tag {
 // pipeline. A pipeline that fails to load or start is logged and counted;
 // it never stops the others.
 func (a *Agent) Start(ctx context.Context) error {
-	lock, err := lockData(a.cfg.Data)
-	if err != nil {
+	if err := a.lockData(); err != nil {
 		return err
 	}
-	a.lock = lock
 	for _, r := range checkpoint.Reasons {
 		a.metrics.CheckpointRecoveries.WithLabelValues(r)
 	}

@@ -51,7 +51,7 @@ func lockData(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("data folder %s: lock: %w", dir, err)
 	}
 	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		err = flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if !errors.Is(err, unix.EINTR) {
 			break
 		}
@@ -60,6 +60,10 @@ func lockData(dir string) (*os.File, error) {
 		pid := readPID(f)
 		_ = f.Close()
 		return nil, &LockedError{Dir: dir, PID: pid}
+	}
+	if errors.Is(err, unix.ENOLCK) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+		_ = f.Close()
+		return nil, fmt.Errorf("%w: %w", errNoLocks, err)
 	}
 	if err != nil {
 		_ = f.Close()
@@ -72,6 +76,13 @@ func lockData(dir string) (*os.File, error) {
 	return f, nil
 }
 
+// flock is unix.Flock; tests make it fail.
+var flock = unix.Flock
+
+// errNoLocks: the data folder's file system has no flock (some network
+// file systems). The agent then runs without the guard, with a warning.
+var errNoLocks = errors.New("the file system does not support locks")
+
 // readPID reads the PID the holder wrote in the lock file, 0 if none.
 func readPID(f *os.File) int {
 	buf := make([]byte, 32)
@@ -81,6 +92,22 @@ func readPID(f *os.File) int {
 		return 0
 	}
 	return pid
+}
+
+// lockData takes the agent's data folder. Where the file system has no
+// locks it warns and goes on without.
+func (a *Agent) lockData() error {
+	f, err := lockData(a.cfg.Data)
+	if errors.Is(err, errNoLocks) {
+		a.log.Warn("cannot lock the data folder; running without the one-agent-per-folder guard: make sure no other agent uses it",
+			"data", a.cfg.Data, "err", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	a.lock = f
+	return nil
 }
 
 // unlock releases the data folder, if held.

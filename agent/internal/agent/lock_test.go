@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,12 +12,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/wasmtail/wasmtail/agent/internal/config"
 	"github.com/wasmtail/wasmtail/agent/internal/metrics"
@@ -154,4 +157,37 @@ func TestCheckpointRecoveriesAreCounted(t *testing.T) {
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, got, 7, "every reason has a series from the start")
 	assert.True(t, a.store.Recovered())
+}
+
+// TestDataFolderWithoutLocks: on a file system that has no flock (some
+// network file systems), the agent runs, with a warning, rather than not
+// at all.
+func TestDataFolderWithoutLocks(t *testing.T) {
+	defer func(f func(int, int) error) { flock = f }(flock)
+	flock = func(int, int) error { return unix.ENOLCK }
+	var logs syncBuffer
+	cfg := testConfig(t, t.TempDir())
+	a := New(cfg, slog.New(slog.NewTextHandler(&logs, nil)), io.Discard, pipeline.NewRegistry(), nil)
+	ctx := context.Background()
+	require.NoError(t, a.Start(ctx))
+	require.NoError(t, a.Shutdown(ctx))
+	assert.Contains(t, logs.String(), "cannot lock the data folder")
+	assert.Contains(t, logs.String(), cfg.Data)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
