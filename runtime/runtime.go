@@ -116,8 +116,8 @@ func (r *Runtime) compileMetered(ctx context.Context, e wazero.Runtime, wasm []b
 }
 
 // meteredVersion names the cached metered bytes; bump it when package
-// meter changes what it writes.
-const meteredVersion = "metered-v3-"
+// meter changes what it writes or refuses (cached bytes skip its checks).
+const meteredVersion = "metered-v4-"
 
 func (r *Runtime) metered(wasm []byte, sum [32]byte) ([]byte, error) {
 	var path string

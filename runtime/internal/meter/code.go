@@ -249,18 +249,29 @@ func (c *code) function(out, b []byte, p, end int, fn uint32) ([]byte, error) {
 	return c.out, nil
 }
 
-// locals skips the local declarations at b[p:end], which are copied as is.
+// locals skips the local declarations at b[p:end], which are copied as is,
+// and checks that they declare at most maxLocals locals (bounds.go).
 func (c *code) locals(p, end int) (int, error) {
 	n, p, err := u32(c.b, p, end)
+	if err == nil {
+		// A declaration is a count and a value type, 2 bytes or more.
+		if why := over(uint64(n), 0, end-p, 2, "function body"); why != "" {
+			return p, countError(uint64(n), why, "local declarations in function %d", c.fn)
+		}
+	}
+	var sum uint64
 	for i := uint32(0); err == nil && i < n; i++ {
-		if p, err = skipLEB(c.b, p, end, 5); err == nil {
-			if p++; p > end {
-				err = errTruncated
-			}
+		var k uint32
+		if k, p, err = u32(c.b, p, end); err == nil {
+			sum += uint64(k)
+			p, err = valType(c.b, p, end)
 		}
 	}
 	if err != nil {
 		return p, c.errorf(p, "locals: %v", err)
+	}
+	if sum > maxLocals {
+		return p, countError(sum, fmt.Sprintf("more than %d", maxLocals), "locals in function %d", c.fn)
 	}
 	return p, nil
 }
@@ -384,11 +395,16 @@ func (c *code) body(p, end int) (int, error) {
 				err = errTruncated
 			}
 		case opSelectT:
+			// One value type: wazero refuses any other count.
 			var n uint32
 			if n, p, err = u32(b, p, end); err == nil {
-				if p += int(n); p > end || p < 0 {
-					err = errTruncated
+				if n == 0 {
+					return p, c.errorf(at, "select without its type")
 				}
+				if n > 1 {
+					return p, countError(uint64(n), "more than 1", "select types in function %d", c.fn)
+				}
+				p, err = valType(b, p, end)
 			}
 
 		case opBlock, opLoop, opIf:
@@ -456,6 +472,10 @@ func (c *code) body(p, end int) (int, error) {
 			var n, depth uint32
 			if n, p, err = u32(b, p, end); err != nil {
 				break
+			}
+			// n targets and the default, a byte or more each.
+			if why := over(uint64(n)+1, 0, end-p, 1, "function body"); why != "" {
+				return p, countError(uint64(n), why, "br_table targets in function %d", c.fn)
 			}
 			c.settle()
 			for i := uint32(0); i <= n && err == nil; i++ {

@@ -101,6 +101,14 @@
 // byte offset of the instruction, modules using threads, tail calls,
 // exception handling, typed function references, garbage collection or
 // relaxed SIMD, which wazero does not run by default either.
+//
+// wazero allocates the items a module declares before it reads them, so
+// Instrument also refuses a module that declares, anywhere, more items than
+// the bytes left could hold (in a section, a function body, the name
+// section), or more than a fixed cap where bytes do not bound the count:
+// 1,000 params or results per function type, 50,000 locals per function,
+// 10,000,000 table elements and as many element segment entries in all,
+// as browsers do. See bounds.go for each count and why.
 package meter
 
 import (
@@ -178,6 +186,7 @@ type module struct {
 
 	importedFuncs   uint32
 	importedGlobals uint32
+	importedTables  uint32
 	fuel, scratch   uint32 // indices of the added globals
 	globalsDone     bool   // the global section is written
 	exportDone      bool   // the export section is written
@@ -212,6 +221,11 @@ func (m *module) sections() error {
 			if err != nil || uint64(n)+uint64(l) > uint64(end) {
 				return fmt.Errorf("meter: custom section at offset %d: name past the section's end", start)
 			}
+			if string(b[n:n+int(l)]) == "name" { // wazero decodes it
+				if err := nameSection(b, n+int(l), end); err != nil {
+					return err
+				}
+			}
 			m.out = append(m.out, b[start:end]...)
 			continue
 		}
@@ -239,6 +253,18 @@ func (m *module) sections() error {
 			m.exports(nil, 0)
 		}
 		switch id {
+		case secType:
+			if err = typeSection(b, q, end); err == nil {
+				m.out = append(m.out, b[start:end]...)
+			}
+		case secTable:
+			if err = m.tableSection(q, end); err == nil {
+				m.out = append(m.out, b[start:end]...)
+			}
+		case secElement:
+			if err = elementSection(b, q, end); err == nil {
+				m.out = append(m.out, b[start:end]...)
+			}
 		case secImport:
 			err = m.imports(q, end)
 		case secGlobal:
@@ -254,7 +280,9 @@ func (m *module) sections() error {
 			m.dataCount = true
 			m.out = append(m.out, b[start:end]...)
 		case secData:
-			m.dataSection(start, q, end)
+			if err = dataSizes(b, q, end); err == nil {
+				m.dataSection(start, q, end)
+			}
 		default:
 			m.out = append(m.out, b[start:end]...)
 		}
@@ -282,14 +310,15 @@ func (m *module) imports(p, end int) error {
 	}
 	for i := uint32(0); i < n; i++ {
 		at := p
-		for range 2 { // module and field names
+		for _, what := range [...]string{"module name", "name"} {
 			var l uint32
 			if l, p, err = u32(b, p, end); err != nil {
 				return fmt.Errorf("meter: import %d at offset %d: %w", i, at, err)
 			}
-			if p += int(l); p > end || p < 0 {
-				return fmt.Errorf("meter: import %d at offset %d: %w", i, at, errTruncated)
+			if why := over(uint64(l), 0, end-p, 1, "section"); why != "" {
+				return countError(uint64(l), why, "bytes in the %s of import %d", what, i)
 			}
+			p += int(l)
 		}
 		if p >= end {
 			return fmt.Errorf("meter: import %d at offset %d: %w", i, at, errTruncated)
@@ -300,13 +329,16 @@ func (m *module) imports(p, end int) error {
 		case 0x00: // function: type index
 			m.importedFuncs++
 			p, err = skipLEB(b, p, end, 5)
-		case 0x01: // table: reference type, limits
-			p, err = limits(b, p+1, end)
+		case 0x01: // table
+			m.importedTables++
+			p, _, err = tableType(b, p, end)
 		case 0x02: // memory: limits
 			p, err = limits(b, p, end)
 		case 0x03: // global: value type, mutability
 			m.importedGlobals++
-			p += 2
+			if p, err = valType(b, p, end); err == nil {
+				p++
+			}
 		default:
 			return fmt.Errorf("meter: import %d at offset %d: unsupported import kind %#x", i, at, kind)
 		}
@@ -374,10 +406,11 @@ func (m *module) exportSection(p, end int) error {
 		if l, p, err = u32(b, p, end); err != nil {
 			return fmt.Errorf("meter: export %d at offset %d: %w", i, at, err)
 		}
-		name := p
-		if p += int(l); p > end || p < 0 {
-			return fmt.Errorf("meter: export %d at offset %d: %w", i, at, errTruncated)
+		if why := over(uint64(l), 0, end-p, 1, "section"); why != "" {
+			return countError(uint64(l), why, "bytes in the name of export %d", i)
 		}
+		name := p
+		p += int(l)
 		if bytes.Equal(b[name:p], []byte(FuelExport)) {
 			return fmt.Errorf("meter: the module already exports %q", FuelExport)
 		}

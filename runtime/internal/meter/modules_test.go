@@ -388,13 +388,25 @@ func FuzzInstrument(f *testing.F) {
 			return
 		}
 		if err != nil {
-			if validate(in) == nil {
+			if validate(in) == nil && !beyondWazero(err) {
 				t.Fatalf("wazero accepts the module, Instrument says %v", err)
 			}
 			return
 		}
 		checkValid(t, in, out)
 	})
+}
+
+// beyondWazero reports whether err is one of the refusals of Instrument
+// that wazero v1.12 does not make: a count over a fixed cap (params,
+// results, locals, table and element entries; bounds.go), or a name section
+// whose decoding runs past its end, which wazero accepts only when the
+// section ends the module. (A count over the bytes that could hold it
+// wazero refuses as well, after allocating it.)
+func beyondWazero(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "module declares") && !strings.Contains(s, "bytes left in the") ||
+		strings.Contains(s, "name section: its subsections run past its end")
 }
 
 // plausible reports whether wasm holds no LEB128 of 3 bytes or more with a
