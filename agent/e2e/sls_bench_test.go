@@ -104,6 +104,14 @@ func BenchmarkSLSvsBlackhole(b *testing.B) {
 				cmd := exec.Command(binary, "run")
 				cmd.Env = append(os.Environ(), "WASMTAIL_PIPELINES="+pipelines, "WASMTAIL_DATA="+data, "WASMTAIL_HTTP="+addr,
 					"ALIBABA_CLOUD_ACCESS_KEY_ID="+slslocal.TestAccessKeyID, "ALIBABA_CLOUD_ACCESS_KEY_SECRET="+slslocal.TestAccessKeySecret)
+				pprofAddr := ""
+				if os.Getenv("E2E_BENCH_PROFILE") != "" {
+					pl, err := net.Listen("tcp", "127.0.0.1:0")
+					require.NoError(b, err)
+					pprofAddr = pl.Addr().String()
+					pl.Close()
+					cmd.Env = append(cmd.Env, "WASMTAIL_PPROF="+pprofAddr)
+				}
 				stderr := &syncBuffer{}
 				cmd.Stderr = stderr
 				require.NoError(b, cmd.Start())
@@ -140,7 +148,7 @@ func BenchmarkSLSvsBlackhole(b *testing.B) {
 					// over the run's first 4 seconds.
 					go func() {
 						defer close(profiled)
-						resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=4")
+						resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/profile?seconds=4")
 						if err != nil {
 							return
 						}

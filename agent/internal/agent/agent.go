@@ -66,6 +66,12 @@ type Agent struct {
 	httpDone chan struct{}
 	ready    atomic.Bool
 
+	// pprofSrv serves /debug/pprof/ on cfg.PProf, its own listener; nil
+	// unless the key is set.
+	pprofSrv  *http.Server
+	pprofLn   net.Listener
+	pprofDone chan struct{}
+
 	// modules, when set, says which Wasm modules are refused (/readyz).
 	modules func() map[string]string
 }
@@ -132,6 +138,17 @@ func (a *Agent) Start(ctx context.Context) error {
 	// /healthz does not answer inside that window.
 	if a.cfg.HTTP != "" {
 		if err := a.listenHTTP(); err != nil {
+			_ = store.Close()
+			a.unlock()
+			return err
+		}
+	}
+	if a.cfg.PProf != "" {
+		if err := a.servePProf(); err != nil {
+			if a.httpLn != nil {
+				_ = a.httpLn.Close()
+				a.httpLn = nil
+			}
 			_ = store.Close()
 			a.unlock()
 			return err
@@ -218,6 +235,11 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		cancel()
 		<-a.httpDone
 	}
+	if a.pprofSrv != nil {
+		// A CPU profile or trace in progress is cut short, not waited for.
+		errs = append(errs, a.pprofSrv.Close())
+		<-a.pprofDone
+	}
 	return errors.Join(errs...)
 }
 
@@ -246,11 +268,8 @@ func (a *Agent) serveHTTP() {
 	})
 	mux.HandleFunc("/readyz", a.readyz)
 	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
-	// Profiles, for "why does the agent use this much CPU" (the address is
-	// loopback by default).
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	// Nothing else: this address is open to the kubelet and Prometheus,
+	// often to the whole pod network. Profiles are on cfg.PProf.
 	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	a.httpDone = make(chan struct{})
 	go func() {
@@ -259,6 +278,51 @@ func (a *Agent) serveHTTP() {
 			a.log.Error("http server", "err", err)
 		}
 	}()
+}
+
+// PProfAddr is the address /debug/pprof/ is served on ("" if none).
+func (a *Agent) PProfAddr() string {
+	if a.pprofLn == nil {
+		return ""
+	}
+	return a.pprofLn.Addr().String()
+}
+
+// pprofListenAddr is the address to listen on for cfg.PProf: a port alone
+// (":6060") means loopback, never every interface.
+func pprofListenAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host != "" {
+		return addr
+	}
+	return net.JoinHostPort("127.0.0.1", port)
+}
+
+// servePProf listens on cfg.PProf and serves Go's profiles there, and
+// only there: they tell whoever asks what the agent does and holds, with
+// no authentication, so they are for an operator on the node (kubectl
+// port-forward), off unless the key is set.
+func (a *Agent) servePProf() error {
+	addr := pprofListenAddr(a.cfg.PProf)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("pprof %s: %w", addr, err)
+	}
+	a.pprofLn = ln
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index) // and heap, goroutine, allocs…
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	a.pprofSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	a.pprofDone = make(chan struct{})
+	go func() {
+		defer close(a.pprofDone)
+		if err := a.pprofSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("pprof server", "err", err)
+		}
+	}()
+	a.log.Warn("profiling endpoint open: /debug/pprof/ answers anyone who reaches this address", "pprof", ln.Addr().String())
+	return nil
 }
 
 // readyz answers 200 once every pipeline that could start has started, with

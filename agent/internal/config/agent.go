@@ -54,6 +54,12 @@ type Agent struct {
 	// HTTP is the host:port that serves /healthz, /readyz and /metrics.
 	// Default 127.0.0.1:9870; empty disables the server.
 	HTTP string `koanf:"http"`
+	// PProf is the host:port of a listener of its own that serves Go's
+	// profiles, /debug/pprof/ (heap, goroutines, CPU, execution traces),
+	// unauthenticated. Default empty: no profiles anywhere. A port alone
+	// (":6060") listens on 127.0.0.1; any other host must be written out.
+	// Never on http's port, which the kubelet and Prometheus reach.
+	PProf string `koanf:"pprof"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `koanf:"log_level"`
 	// Hostname is sent as the tag __hostname__. Default os.Hostname().
@@ -326,6 +332,13 @@ func (a *Agent) Validate() error {
 			errs = append(errs, keyErrorf("http", "%s", err))
 		}
 	}
+	if a.PProf != "" {
+		if err := checkHostPort(a.PProf); err != nil {
+			errs = append(errs, keyErrorf("pprof", "%s", err))
+		} else if samePort(a.PProf, a.HTTP) {
+			errs = append(errs, keyErrorf("pprof", "%q shares its port with http %q: the profiles get a listener of their own, never the probe and metrics address", a.PProf, a.HTTP))
+		}
+	}
 	if a.Pipelines == "" {
 		errs = append(errs, keyErrorf("pipelines", "must not be empty"))
 	}
@@ -349,4 +362,12 @@ func checkHostPort(addr string) error {
 		return fmt.Errorf("want host:port with a port number from 0 to 65535, got %q", addr)
 	}
 	return nil
+}
+
+// samePort reports whether the listen addresses a and b (host:port) name
+// the same non-zero port.
+func samePort(a, b string) bool {
+	_, pa, errA := net.SplitHostPort(a)
+	_, pb, errB := net.SplitHostPort(b)
+	return errA == nil && errB == nil && pa == pb && pa != "0"
 }
