@@ -91,7 +91,9 @@ type Agent struct {
 	// EnvTags come from ALIYUN_LOG_ENV_TAGS, a "|"-separated list of
 	// environment variable names: each gives a tag named after the variable
 	// with its value (empty when the variable is unset), in list order.
-	// There is no file key.
+	// There is no file key. A credential is never a tag: Validate refuses
+	// a name that IsCredentialName, and a variable whose value is the SLS
+	// AccessKey secret or security token.
 	EnvTags []Tag `koanf:"-"`
 	// SLSCredentialsFile is a JSON file with the SLS credentials,
 	// {"AccessKeyId": …, "AccessKeySecret": …, "SecurityToken": …}, read
@@ -327,6 +329,7 @@ func (a *Agent) Validate() error {
 	if !slices.Contains(logLevels, a.LogLevel) {
 		errs = append(errs, keyErrorf("log_level", "want one of %s, got %q", strings.Join(logLevels, ", "), a.LogLevel))
 	}
+	errs = append(errs, a.checkTags()...)
 	if a.HTTP != "" {
 		if err := checkHostPort(a.HTTP); err != nil {
 			errs = append(errs, keyErrorf("http", "%s", err))
@@ -346,6 +349,55 @@ func (a *Agent) Validate() error {
 		errs = append(errs, keyErrorf("data", "must not be empty"))
 	}
 	return errors.Join(errs...)
+}
+
+// credentialWords are the parts of a variable name that say it holds a
+// credential, upper case.
+var credentialWords = []string{"SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY_SECRET", "PRIVATE_KEY", "CREDENTIAL", "API_KEY", "APIKEY"}
+
+// IsCredentialName reports whether the environment variable name is, or is
+// named like, a credential: every ALIBABA_CLOUD_ variable (the AccessKey
+// pair, the STS token, the RAM role and OIDC settings) and any name that
+// contains, in any case, one of SECRET, TOKEN, PASSWORD, PASSWD,
+// KEY_SECRET, PRIVATE_KEY, CREDENTIAL, API_KEY or APIKEY. The reason is
+// returned for the error message.
+func IsCredentialName(name string) (bool, string) {
+	upper := strings.ToUpper(name)
+	if strings.HasPrefix(upper, "ALIBABA_CLOUD_") {
+		return true, "every ALIBABA_CLOUD_ variable holds Alibaba Cloud credentials or their settings"
+	}
+	for _, w := range credentialWords {
+		if strings.Contains(upper, w) {
+			return true, fmt.Sprintf("its name contains %s, so it is taken for a credential", w)
+		}
+	}
+	return false, ""
+}
+
+// checkTags refuses tag sources that would send a credential to SLS,
+// where a tag travels with every log group and anyone who can read the
+// logstore reads it.
+func (a *Agent) checkTags() []error {
+	var errs []error
+	secrets := map[string]string{
+		a.SLSCredentials.AccessKeySecret: EnvAccessKeySecret,
+		a.SLSCredentials.SecurityToken:   EnvSecurityToken,
+	}
+	delete(secrets, "")
+	for _, t := range a.EnvTags {
+		if bad, why := IsCredentialName(t.Key); bad {
+			errs = append(errs, keyErrorf(EnvEnvTags, "refusing to send %s as a tag: %s; tags go to SLS with every log group, readable by anyone who reads the logstore; take it out of the list (if it holds no secret, copy its value into a variable named otherwise)", t.Key, why))
+		} else if v, ok := secrets[t.Value]; ok {
+			errs = append(errs, keyErrorf(EnvEnvTags, "refusing to send %s as a tag: its value is that of %s, a credential; tags go to SLS with every log group, readable by anyone who reads the logstore", t.Key, v))
+		}
+	}
+	if v, ok := secrets[a.UserDefinedID]; ok {
+		errs = append(errs, keyErrorf("user_defined_id", "refusing to send it as the tag __user_defined_id__: its value is that of %s, a credential", v))
+	}
+	if v, ok := secrets[a.Hostname]; ok {
+		errs = append(errs, keyErrorf("hostname", "refusing to send it as the tag __hostname__: its value is that of %s, a credential", v))
+	}
+	return errs
 }
 
 // checkHostPort checks a listen address such as 127.0.0.1:9870 or :9870.
