@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -78,7 +80,7 @@ func (tl *timeline) ran(a, b time.Duration) time.Duration {
 type fileHist struct {
 	id      int // within its stream
 	stream  int
-	folder  string
+	dir     string // its folder
 	name    string // its name now
 	events  []fileEvent
 	matched []span // when its name matched the pattern
@@ -102,8 +104,8 @@ type truncation struct {
 	copy *fileHist
 }
 
-func newFileHist(id, stream int, folder, name string, at time.Duration) *fileHist {
-	h := &fileHist{id: id, stream: stream, folder: folder, name: name, gone: open}
+func newFileHist(id, stream int, dir, name string, at time.Duration) *fileHist {
+	h := &fileHist{id: id, stream: stream, dir: dir, name: name, gone: open}
 	h.event(at, "created %s", name)
 	if matchesPattern(name) {
 		h.matched = append(h.matched, span{at, open})
@@ -304,12 +306,19 @@ type account struct {
 	written, keepable, delivered  int64
 	lostKeepable, lostNotKeepable int64
 	duplicates                    int64
-	notKeepable                   map[string]int64 // lines not owed, by reason
-	lostByFate                    map[string]int64 // owed lines lost, by what became of their file
+	notKeepable                   map[string]*[2]int64 // lines not owed, by reason: how many, how many lost
+	lostByFate                    map[string]int64     // owed lines lost, by what became of their file
 	perStreamLost                 map[int]int64
 	firstLostAt, lastLostAt       time.Duration
 	examples                      []lostLine // one per file
+	// lostIn lists owed lines lost by the file that holds them (up to
+	// maxCheckedLost in all), to check that they are there.
+	lostIn  map[*fileHist][]int64
+	nLostIn int
 }
+
+// maxCheckedLost bounds how many lost lines are looked for on disk.
+const maxCheckedLost = 200_000
 
 type lostLine struct {
 	stream int
@@ -321,7 +330,8 @@ type lostLine struct {
 // settle compares the streams' lines with the tally, with the agent's
 // time counted until end.
 func settle(streams []*stream, t *tally, tl *timeline, end time.Duration, examples int) *account {
-	a := &account{notKeepable: map[string]int64{}, lostByFate: map[string]int64{}, perStreamLost: map[int]int64{}}
+	a := &account{notKeepable: map[string]*[2]int64{}, lostByFate: map[string]int64{}, perStreamLost: map[int]int64{},
+		lostIn: map[*fileHist][]int64{}}
 	seenFile := map[*fileHist]bool{}
 	for _, s := range streams {
 		counts := t.counts[s.id]
@@ -337,7 +347,15 @@ func settle(streams []*stream, t *tally, tl *timeline, end time.Duration, exampl
 				if v.keepable {
 					a.keepable++
 				} else {
-					a.notKeepable[v.why]++
+					nk := a.notKeepable[v.why]
+					if nk == nil {
+						nk = new([2]int64)
+						a.notKeepable[v.why] = nk
+					}
+					nk[0]++
+					if n == 0 {
+						nk[1]++
+					}
 				}
 				switch {
 				case n > 0:
@@ -351,6 +369,10 @@ func settle(streams []*stream, t *tally, tl *timeline, end time.Duration, exampl
 						a.firstLostAt = c.at
 					}
 					a.lastLostAt = max(a.lastLostAt, c.at)
+					if a.nLostIn < maxCheckedLost {
+						a.lostIn[v.holder] = append(a.lostIn[v.holder], q)
+						a.nLostIn++
+					}
 					// One example per file, up to the number asked for.
 					if len(a.examples) < examples && !seenFile[c.file] {
 						seenFile[c.file] = true
@@ -402,7 +424,7 @@ func (l lostLine) history(tl *timeline) string {
 	var b strings.Builder
 	f := l.c.file
 	fmt.Fprintf(&b, "line %03d:%09d written at %s into file %d of stream %d in %s/ (its %s content); matched the pattern %s while the agent ran after the write\n",
-		l.stream, l.seq, secs(l.c.at), f.id, f.stream, f.folder, ordinal(int(l.c.gen)+1), secs(l.v.matched))
+		l.stream, l.seq, secs(l.c.at), f.id, f.stream, filepath.Base(f.dir), ordinal(int(l.c.gen)+1), secs(l.v.matched))
 	for _, e := range f.events {
 		fmt.Fprintf(&b, "    %s %s\n", secs(e.at), e.what)
 	}
@@ -437,4 +459,37 @@ func ordinal(n int) string {
 		return "3rd"
 	}
 	return fmt.Sprintf("%dth", n)
+}
+
+// checkOnDisk checks the harness's own bookkeeping: every owed line found
+// lost must be in the file the harness says holds it. It returns how many
+// were checked and a description of those that are not there.
+func (a *account) checkOnDisk(lines *lineMaker) (checked int, missing []string) {
+	for h, seqs := range a.lostIn {
+		b, err := os.ReadFile(filepath.Join(h.dir, h.name))
+		if err != nil {
+			missing = append(missing, fmt.Sprintf("%s: %v", h.name, err))
+			continue
+		}
+		var line []byte
+		for _, q := range seqs {
+			checked++
+			line = lines.appendLine(line[:0], h.stream, q)
+			if !bytes.Contains(b, line) {
+				missing = append(missing, fmt.Sprintf("%03d:%09d not in %s", h.stream, q, h.name))
+			}
+		}
+	}
+	return checked, missing
+}
+
+// notKeepableString lists the lines not owed by reason, with how many of
+// them did not arrive.
+func (a *account) notKeepableString() string {
+	var parts []string
+	for why, nk := range a.notKeepable {
+		parts = append(parts, fmt.Sprintf("%s %d (%d of them lost)", why, nk[0], nk[1]))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }

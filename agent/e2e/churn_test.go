@@ -241,11 +241,29 @@ type killer struct {
 	agent *agentProc
 	kills int
 	logs  agentLogs
+	// startup is how long each start took, until /readyz answered.
+	startup []time.Duration
 }
 
 func (k *killer) start() {
+	began := k.clk.now()
 	k.agent = k.rig.start() // returns once /readyz answers
-	k.tl.begin(k.clk.now())
+	now := k.clk.now()
+	k.tl.begin(now)
+	k.startup = append(k.startup, now-began)
+}
+
+// startupTimes sums up how long the agent took to answer /readyz.
+func (k *killer) startupTimes() string {
+	if len(k.startup) == 0 {
+		return "none"
+	}
+	var sum, worst time.Duration
+	for _, d := range k.startup {
+		sum += d
+		worst = max(worst, d)
+	}
+	return fmt.Sprintf("mean %s, max %s", (sum / time.Duration(len(k.startup))).Round(time.Millisecond), worst.Round(time.Millisecond))
 }
 
 func (k *killer) kill() {
@@ -505,11 +523,11 @@ func report(t *testing.T, cfg churnConfig, output string, k *killer, rig *churnR
 	}
 	t.Logf("seed %d (replay: E2E_CHURN_SEED=%d go test -run 'TestChurn/%s' ./agent/e2e/), %s at %d KiB/s; %s; keep %d generations (0: all)",
 		cfg.seed, cfg.seed, output, cfg.dur, cfg.rate>>10, strings.Join(folders, "; "), cfg.keep)
-	t.Logf("agent: %d SIGKILLs; final run %s (%s)", k.kills, finalRun.Round(100*time.Millisecond), ending)
+	t.Logf("agent: %d SIGKILLs; ready after start: %s; final run %s (%s)", k.kills, k.startupTimes(), finalRun.Round(100*time.Millisecond), ending)
 	t.Logf("rotations: %s (%d of the short-lived files had lines)", strings.Join(rotParts, ", "), withLines)
 	t.Logf("lines: written %d, keepable %d, delivered %d, lost-keepable %d, lost-not-keepable %d",
 		a.written, a.keepable, a.delivered, a.lostKeepable, a.lostNotKeepable)
-	t.Logf("not keepable: %v", a.notKeepable)
+	t.Logf("not keepable: %s", a.notKeepableString())
 	t.Logf("duplicates: %d (%.0f per SIGKILL); output records %d, malformed %d", a.duplicates, perKill, tal.records, tal.malformed)
 	if rig.sls != nil {
 		t.Logf("sls-local answers: %v (timeouts are not counted)", rig.sls.Stats().Requests)
@@ -519,6 +537,15 @@ func report(t *testing.T, cfg churnConfig, output string, k *killer, rig *churnR
 		t.Errorf("%d malformed records (not exactly one written line), first: %s", tal.malformed, strings.Join(tal.bad, ", "))
 	}
 	if a.lostKeepable > 0 {
+		// Rule out the harness's own mistakes: each lost line must be in
+		// the file that holds it.
+		checked, missing := a.checkOnDisk(streams[0].lines)
+		if len(missing) > 0 {
+			t.Errorf("harness bookkeeping: %d of %d lost lines checked are not where the harness says they are: %s",
+				len(missing), checked, strings.Join(missing[:min(len(missing), 10)], "; "))
+		} else {
+			t.Logf("all %d lost lines checked are on disk in the file the harness says holds them", checked)
+		}
 		var hist []string
 		for _, l := range a.examples {
 			hist = append(hist, l.history(&k.tl))

@@ -150,7 +150,7 @@ func (s *stream) create(name string) (*os.File, *fileHist, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	h := newFileHist(len(s.files), s.id, filepath.Base(s.dir), name, s.clk.now())
+	h := newFileHist(len(s.files), s.id, s.dir, name, s.clk.now())
 	s.files = append(s.files, h)
 	return f, h, nil
 }
