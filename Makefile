@@ -42,6 +42,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./agent/internal/tail/ ./agent/internal/output/
 	$(GO) run ./bench -bin bin/wasmtail -line 512 -mib 1024 -rate 10 -secs 60
 	$(GO) run ./bench -bin bin/wasmtail -mib 512 -rate 0
+	$(GO) test -run '^$$' -bench 'RestartFirstByte|DuplicatesPerKill' -benchtime 30x -count 3 -timeout 30m ./agent/e2e/
 
 ## quickstart: the README quick start, end to end, on this machine
 quickstart: build
