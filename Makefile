@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 
-.PHONY: all build test test-short bench lint fmt quickstart clean image testapp-image e2e-pod
+.PHONY: all build test test-short bench lint fmt quickstart clean image testapp-image e2e-pod churn soak
 
 # Container images (deploy/): built with buildah from scratch, nothing pulled.
 # The manifests in deploy/kubernetes name these two images.
@@ -23,6 +23,32 @@ build:
 ## test: vet, gofmt check, every test with the race detector (what CI runs)
 test: lint
 	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+
+## churn: the churn harness alone (agent/e2e/churn_test.go, TestChurn): 60 s on each output,
+## flusher_file and flusher_sls. make test runs it too (at 1 MiB/s under the race detector).
+churn:
+	$(GO) test -count=1 -timeout 30m -run '^TestChurn$$' -v ./agent/e2e/
+
+## soak: the churn harness for SOAK_SECS (default 30 minutes) on each output, one after the other.
+##   SOAK_SECS     how long the files churn and the agent is killed, per output (default 1800)
+##   SOAK_SEED     the seed of every random decision, to replay a run (default: random, printed)
+##   SOAK_KBPS     KiB/s written, all files together (default 2048)
+##   SOAK_STREAMS  files written at the same time in the busy folder (default 50)
+##   SOAK_KEEP     rotated generations kept per file; older ones are deleted, as logrotate does,
+##                 and their lines no longer count as owed (default 50, about 2.5 minutes of
+##                 rotations; 0 keeps all: ~4 GB of logs and ~30,000 files per 30 minutes)
+##   SOAK_RUN      which outputs (default TestChurn; TestChurn/file or TestChurn/sls for one)
+## Needs about 10 GB of disk under $$TMPDIR, and 2 x SOAK_SECS plus a few minutes.
+SOAK_SECS    ?= 1800
+SOAK_SEED    ?=
+SOAK_KBPS    ?= 2048
+SOAK_STREAMS ?= 50
+SOAK_KEEP    ?= 50
+SOAK_RUN     ?= TestChurn
+soak:
+	E2E_CHURN_SECS=$(SOAK_SECS) E2E_CHURN_SEED=$(SOAK_SEED) E2E_CHURN_KBPS=$(SOAK_KBPS) \
+		E2E_CHURN_STREAMS=$(SOAK_STREAMS) E2E_CHURN_KEEP=$(SOAK_KEEP) \
+		$(GO) test -count=1 -timeout $$(( 2 * $(SOAK_SECS) + 1200 ))s -run '^$(subst /,$$/,$(SOAK_RUN))$$' -v ./agent/e2e/
 
 ## test-short: unit tests only, no end-to-end runs
 test-short:
