@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -34,6 +36,15 @@ type manifests struct {
 	configMaps map[string]*corev1.ConfigMap
 	secrets    map[string]*corev1.Secret
 	pods       []podSpec
+	policies   []policy
+	// text is every file's documents without their comments, by file.
+	text map[string]string
+}
+
+// policy is a NetworkPolicy and where it came from.
+type policy struct {
+	where string
+	np    *networkingv1.NetworkPolicy
 }
 
 // podSpec is a pod template and where it came from.
@@ -54,7 +65,8 @@ func strict(t *testing.T, where string, doc []byte, v any) {
 
 func loadManifests(t *testing.T) *manifests {
 	t.Helper()
-	m := &manifests{configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}}
+	m := &manifests{configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}, text: map[string]string{}}
+	comment := regexp.MustCompile(`(?m)^\s*#.*$`)
 	var files []string
 	require.NoError(t, filepath.WalkDir(deployDir, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
@@ -68,9 +80,10 @@ func loadManifests(t *testing.T) *manifests {
 		require.NoError(t, err)
 		rel, _ := filepath.Rel(deployDir, f)
 		for i, doc := range docSep.Split(string(data), -1) {
-			if strings.TrimSpace(regexp.MustCompile(`(?m)^\s*#.*$`).ReplaceAllString(doc, "")) == "" {
+			if strings.TrimSpace(comment.ReplaceAllString(doc, "")) == "" {
 				continue
 			}
+			m.text[rel] += comment.ReplaceAllString(doc, "")
 			var tm metav1.TypeMeta
 			require.NoError(t, yaml.Unmarshal([]byte(doc), &tm), "%s document %d", rel, i)
 			where := fmt.Sprintf("deploy/%s: %s", rel, tm.Kind)
@@ -102,6 +115,10 @@ func loadManifests(t *testing.T) *manifests {
 				var o batchv1.Job
 				strict(t, where, []byte(doc), &o)
 				m.pods = append(m.pods, podSpec{where + "/" + o.Name, "Job", &o.Spec.Template.Spec, o.Spec.Template.ObjectMeta})
+			case "networking.k8s.io/v1 NetworkPolicy":
+				var o networkingv1.NetworkPolicy
+				strict(t, where, []byte(doc), &o)
+				m.policies = append(m.policies, policy{where + "/" + o.Name, &o})
 			default:
 				t.Fatalf("%s document %d: unexpected apiVersion %q kind %q", rel, i, tm.APIVersion, tm.Kind)
 			}
@@ -145,6 +162,7 @@ func TestDeployManifests(t *testing.T) {
 	agentImage, appImage := makeVar(t, "IMAGE"), makeVar(t, "TESTAPP_IMAGE")
 	require.NotEmpty(t, m.pods)
 	agents := 0
+	httpPorts := map[string]string{} // pod -> its agent's HTTP port
 	for _, p := range m.pods {
 		vols := map[string]corev1.Volume{}
 		for _, v := range p.spec.Volumes {
@@ -181,12 +199,14 @@ func TestDeployManifests(t *testing.T) {
 			}
 			if c.Image == agentImage {
 				agents++
-				checkAgentContainer(t, p, c, vols, m)
+				httpPorts[p.where] = checkAgentContainer(t, p, c, vols, m)
 			}
 			checkHardened(t, p, c)
 		}
 	}
 	assert.GreaterOrEqual(t, agents, 5, "agent containers: deployment, two jobs, daemonset, podman pod")
+	checkNoPProf(t, m)
+	checkNetworkPolicies(t, m, httpPorts)
 
 	// The podman credentials file is the Secret's keys in podman's format
 	// (a JSON object of base64 values).
@@ -249,12 +269,18 @@ func ptr[T any](v T) *T { return &v }
 // checkAgentContainer checks an agent container's settings against the
 // agent itself: its environment loads as an agent config, its pipelines
 // ConfigMap holds configs the agent accepts, its probes reach its HTTP
-// address.
-func checkAgentContainer(t *testing.T, p podSpec, c corev1.Container, vols map[string]corev1.Volume, m *manifests) {
+// address, which is the only port it declares, and profiles are off. It
+// returns the HTTP port.
+func checkAgentContainer(t *testing.T, p podSpec, c corev1.Container, vols map[string]corev1.Volume, m *manifests) string {
 	where := p.where + " container " + c.Name
 	assert.Equal(t, []string{"run"}, c.Args, "%s: args", where)
 	environ := []string{}
 	names := map[string]bool{}
+	for _, ef := range c.EnvFrom {
+		// Variables from a ConfigMap or Secret would escape the checks
+		// below (WASMTAIL_PPROF among them).
+		t.Errorf("%s: envFrom %+v: set each variable under env instead", where, ef)
+	}
 	for _, e := range c.Env {
 		assert.False(t, names[e.Name], "%s: env %s set twice", where, e.Name)
 		names[e.Name] = true
@@ -279,6 +305,10 @@ func checkAgentContainer(t *testing.T, p podSpec, c corev1.Container, vols map[s
 	for _, want := range []string{"WASMTAIL_PIPELINES", "WASMTAIL_MODULES", "WASMTAIL_DATA", "WASMTAIL_HTTP", config.EnvAccessKeyID, config.EnvAccessKeySecret} {
 		assert.True(t, names[want], "%s: env %s not set", where, want)
 	}
+	// Profiles stay off in what we ship: they answer anyone who reaches
+	// their address, unauthenticated (DESIGN.md §6).
+	assert.False(t, names[config.EnvPrefix+"PPROF"], "%s: sets %sPPROF: no manifest opens /debug/pprof/", where, config.EnvPrefix)
+	assert.Empty(t, cfg.PProf, "%s: pprof is on: no manifest opens /debug/pprof/", where)
 
 	// HTTP on a non-loopback address, probed on its port.
 	host, port, err := net.SplitHostPort(cfg.HTTP)
@@ -295,6 +325,11 @@ func checkAgentContainer(t *testing.T, p podSpec, c corev1.Container, vols map[s
 	probe("startupProbe", c.StartupProbe, "/readyz")
 	if c.ReadinessProbe != nil {
 		probe("readinessProbe", c.ReadinessProbe, "/readyz")
+	}
+	// The kubelet and Prometheus need the HTTP port and nothing else.
+	for _, cp := range c.Ports {
+		assert.Equal(t, port, strconv.Itoa(int(cp.ContainerPort)), "%s: port %s: an agent container exposes only its HTTP port", where, cp.Name)
+		assert.Zero(t, cp.HostPort, "%s: port %s: hostPort", where, cp.Name)
 	}
 
 	// Resources: requests and limits from the measured numbers.
@@ -349,6 +384,68 @@ func checkAgentContainer(t *testing.T, p podSpec, c corev1.Container, vols map[s
 			return ic.Name == c.Name && ic.RestartPolicy != nil && *ic.RestartPolicy == corev1.ContainerRestartPolicyAlways
 		})
 		assert.True(t, native, "%s: a Job's agent is a native sidecar or has WASMTAIL_EXIT_WHEN_FILE, or the Job never completes", where)
+	}
+	return port
+}
+
+// pprofWord finds any mention of Go's profiles: WASMTAIL_PPROF, a pprof
+// key in an agent config, /debug/pprof/ in a probe or an argument (not
+// seccompProfile).
+var pprofWord = regexp.MustCompile(`(?i)(^|[^a-z])pprof`)
+
+// checkNoPProf: no manifest opens /debug/pprof/, in whatever form (an
+// environment variable, an agent config file in a ConfigMap, an argument);
+// comments may talk about it.
+func checkNoPProf(t *testing.T, m *manifests) {
+	for file, text := range m.text {
+		for _, line := range strings.Split(text, "\n") {
+			if pprofWord.MatchString(line) {
+				t.Errorf("deploy/%s: %q: no manifest opens /debug/pprof/", file, strings.TrimSpace(line))
+			}
+		}
+	}
+}
+
+// checkNetworkPolicies: there is a NetworkPolicy for the agents' HTTP port
+// (DESIGN.md §9, README "Security"); each selects pods with an agent,
+// isolates them for ingress and lets in, from chosen namespaces only, only
+// that agent's HTTP port.
+func checkNetworkPolicies(t *testing.T, m *manifests, httpPorts map[string]string) {
+	require.NotEmpty(t, m.policies, "no NetworkPolicy under deploy/")
+	for _, pol := range m.policies {
+		np := pol.np
+		assert.Contains(t, np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress, "%s: policyTypes", pol.where)
+		assert.Empty(t, np.Spec.PodSelector.MatchExpressions, "%s: podSelector.matchExpressions (not checked here)", pol.where)
+		require.NotEmpty(t, np.Spec.PodSelector.MatchLabels, "%s: podSelector selects every pod of the namespace", pol.where)
+		var ports []string
+		for _, p := range m.pods {
+			selected := true
+			for k, v := range np.Spec.PodSelector.MatchLabels {
+				selected = selected && p.meta.Labels[k] == v
+			}
+			if port, ok := httpPorts[p.where]; selected && ok {
+				ports = append(ports, port)
+			}
+		}
+		require.NotEmpty(t, ports, "%s: selects no pod with an agent", pol.where)
+		require.NotEmpty(t, np.Spec.Ingress, "%s: no ingress rule: the kubelet would still probe, but Prometheus could not scrape", pol.where)
+		for i, rule := range np.Spec.Ingress {
+			where := fmt.Sprintf("%s: ingress[%d]", pol.where, i)
+			assert.NotEmpty(t, rule.From, "%s: from everyone", where)
+			for _, peer := range rule.From {
+				assert.NotNil(t, peer.NamespaceSelector, "%s: from %+v: want a namespaceSelector", where, peer)
+				assert.Nil(t, peer.IPBlock, "%s: ipBlock", where)
+			}
+			if assert.NotEmpty(t, rule.Ports, "%s: every port", where) {
+				for _, p := range rule.Ports {
+					if assert.NotNil(t, p.Port, "%s: every port", where) {
+						for _, want := range ports {
+							assert.Equal(t, want, p.Port.String(), "%s: port", where)
+						}
+					}
+				}
+			}
+		}
 	}
 }
 
