@@ -26,6 +26,10 @@ Point a flusher_sls at it with Endpoint: <listen address> (the Host header stays
 <project>.<address>), and give the agent the same keys in ALIBABA_CLOUD_ACCESS_KEY_ID
 and ALIBABA_CLOUD_ACCESS_KEY_SECRET. Accepted logs go to DIR/<project>/<logstore>.jsonl.
 
+The default keys (local, local-secret) are well known: with them sls-local listens only
+on loopback; a --listen address such as 0.0.0.0:9871 needs keys of your own. The admin
+API (/_local/) answers only connections from loopback, whatever the address.
+
 Faults (--fault, or POST /_local/faults with JSON) are comma-separated key=value:
   status=503,for=30s              answer 503 ServerBusy for 30 seconds
   status=403,code=WriteQuotaExceed,count=20
@@ -50,8 +54,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	data := fs.String("data", "", "folder to store accepted logs in (default: keep none)")
 	print := fs.Bool("print", false, "print every accepted log as a JSON line on standard output")
 	discard := fs.Bool("discard", false, "check and count requests but keep nothing (for benchmarks)")
-	akid := fs.String("access-key-id", envOr("ALIBABA_CLOUD_ACCESS_KEY_ID", "local"), "the AccessKeyId requests must be signed with")
-	secret := fs.String("access-key-secret", envOr("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "local-secret"), "the AccessKeySecret requests must be signed with")
+	akid := fs.String("access-key-id", envOr("ALIBABA_CLOUD_ACCESS_KEY_ID", DefaultAccessKeyID), "the AccessKeyId requests must be signed with")
+	secret := fs.String("access-key-secret", envOr("ALIBABA_CLOUD_ACCESS_KEY_SECRET", DefaultAccessKeySecret), "the AccessKeySecret requests must be signed with")
 	token := fs.String("security-token", "", "an STS token requests must carry (default: none required)")
 	maxBody := fs.Int("max-body-bytes", DefaultMaxBodyBytes, "the largest LogGroup accepted, uncompressed")
 	faultSeed := fs.Uint64("fault-seed", 0, "seed of the random draws of faults with a rate (0: random)")
@@ -89,6 +93,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "wasmtail sls-local: %v\n", err)
 			return 2
 		}
+	}
+	if err := CheckListen(*listen, *secret, " with --access-key-id and --access-key-secret (or ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET)"); err != nil {
+		fmt.Fprintf(stderr, "wasmtail sls-local: %v\n", err)
+		return 2
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -27,4 +27,8 @@
 //	GET    /_local/faults   the faults still active
 //	GET    /_local/stats    requests by status, logs accepted
 //	GET    /_local/logs/<project>/<logstore>   the stored JSON lines
+//
+// The admin paths answer only connections from loopback. With the keys
+// anyone knows (DefaultAccessKeySecret, TestAccessKeySecret) a server
+// listens only on loopback: see CheckListen.
 package slslocal

@@ -138,8 +138,12 @@ func New(opts Options) (*Server, error) {
 		rng: newRand(opts.FaultSeed)}, nil
 }
 
-// Serve answers requests on ln until Close.
+// Serve answers requests on ln until Close. It refuses a listener that is
+// not on loopback while the keys are well-known ones (see CheckListen).
 func (s *Server) Serve(ln net.Listener) error {
+	if err := CheckListen(ln.Addr().String(), s.opts.AccessKeySecret, ""); err != nil {
+		return fmt.Errorf("slslocal: %w", err)
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -277,6 +281,10 @@ func (s *Server) count(status string) {
 // ServeHTTP routes the admin paths and PutLogs.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_local/") {
+		if !fromLoopback(r) {
+			adminRefused(w)
+			return
+		}
 		s.admin(w, r)
 		return
 	}
