@@ -95,14 +95,17 @@ func churnConfigFromEnv(t *testing.T) churnConfig {
 	return cfg
 }
 
-// TestChurn writes lines into 50 files at a few MB/s while rotating each
-// of them every 0.5–3 s in every way (rename out of the pattern, rename
+// TestChurn writes lines into 50 files of a busy folder and 1 of a calm
+// one (each folder its own pipeline) at a few MB/s in all, while rotating
+// each file every 0.5–3 s in every way (rename out of the pattern, rename
 // within it, copytruncate, delete while open, truncate in place), and
 // creates short-lived files renamed out of the pattern within 0.1–1 s. The
-// agent is killed with SIGKILL every 0.5–3 s and restarted at once; at the
-// end it runs until the output stops growing, and is stopped with SIGTERM.
-// One subtest per output: flusher_file, and flusher_sls into sls-local
-// answering about 15 % of requests with a fault.
+// agent is killed with SIGKILL every 0.5–3 s of running and restarted at
+// once; at the end it runs until the output stops growing, and is stopped
+// with SIGTERM. One subtest per output: flusher_file, and flusher_sls into
+// sls-local answering about 15 % of requests with a fault (503, 403
+// WriteQuotaExceed, a timeout, a connection reset, a 200 lost after the
+// logs were stored).
 //
 // A line is owed (keepable) when the file holding it stayed on disk until
 // the end (under any name, or as a copytruncate's copy) and the file it
@@ -112,8 +115,9 @@ func churnConfigFromEnv(t *testing.T) churnConfig {
 // written line (torn, merged or foreign). Duplicates are counted, not
 // failed.
 //
-// A failing run is replayed with E2E_CHURN_SEED (the writers then
-// make the same decisions; the kills fall at other moments of them).
+// A failing run is replayed with E2E_CHURN_SEED: the writers, the killer
+// and sls-local's faults then make the same decisions, though not at the
+// same moments of each other (timing is the machine's).
 func TestChurn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
@@ -521,7 +525,7 @@ func report(t *testing.T, cfg churnConfig, output string, k *killer, rig *churnR
 	if k.kills > 0 {
 		perKill = float64(a.duplicates) / float64(k.kills)
 	}
-	t.Logf("seed %d (replay: E2E_CHURN_SEED=%d go test -run 'TestChurn/%s' ./agent/e2e/), %s at %d KiB/s; %s; keep %d generations (0: all)",
+	t.Logf("seed %d (replay: E2E_CHURN_SEED=%d go test -run '^TestChurn$/%s' ./agent/e2e/), %s at %d KiB/s; %s; keep %d generations (0: all)",
 		cfg.seed, cfg.seed, output, cfg.dur, cfg.rate>>10, strings.Join(folders, "; "), cfg.keep)
 	t.Logf("agent: %d SIGKILLs; ready after start: %s; final run %s (%s)", k.kills, k.startupTimes(), finalRun.Round(100*time.Millisecond), ending)
 	t.Logf("rotations: %s (%d of the short-lived files had lines)", strings.Join(rotParts, ", "), withLines)
