@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wasmtail/wasmtail/agent/internal/checkpoint"
 )
 
 // LockFile is the file in the data folder that an agent holds an exclusive
@@ -42,11 +44,11 @@ func (e *LockedError) Error() string {
 // non-blocking flock on dir/LockFile, with this process's PID written into
 // it. Close the returned file to release it.
 func lockData(dir string) (*os.File, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, checkpoint.DirMode); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	path := filepath.Join(dir, LockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, checkpoint.FileMode)
 	if err != nil {
 		return nil, fmt.Errorf("data folder %s: lock: %w", dir, err)
 	}

@@ -15,11 +15,15 @@ package checkpoint
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +31,13 @@ import (
 
 // SigMax is the number of leading bytes hashed into a file's signature.
 const SigMax = 1024
+
+// The modes of the folders and files the agent makes in its data folder,
+// before the umask: the owner writes, the group reads, others get nothing.
+const (
+	DirMode  os.FileMode = 0o750
+	FileMode os.FileMode = 0o640
+)
 
 // Entry is the saved state of one file of one pipeline.
 type Entry struct {
@@ -356,7 +367,7 @@ func (s *Store) Save() error {
 // back to .prev is for.
 func (s *Store) write(data []byte) error {
 	dir := filepath.Dir(s.path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, DirMode); err != nil {
 		return fmt.Errorf("write checkpoints %s: %w", s.path, err)
 	}
 	// A folder (or other non-file) left in the way by Open, which could not
@@ -366,7 +377,7 @@ func (s *Store) write(data []byte) error {
 			return fmt.Errorf("write checkpoints %s: it is a %s and cannot be moved aside: %w", s.path, kind(fi), err)
 		}
 	}
-	f, err := os.CreateTemp(dir, filepath.Base(s.path)+tempInfix+"*")
+	f, err := createTemp(dir, filepath.Base(s.path)+tempInfix)
 	if err != nil {
 		return fmt.Errorf("write checkpoints %s: %w", s.path, err)
 	}
@@ -394,6 +405,19 @@ func (s *Store) write(data []byte) error {
 		_ = d.Close()
 	}
 	return nil
+}
+
+// createTemp creates a new file in dir named prefix and random digits, as
+// os.CreateTemp does, but with FileMode (less the umask) rather than 0600.
+func createTemp(dir, prefix string) (*os.File, error) {
+	for range 100 {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, FileMode)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("create a temporary file %s* in %s: too many tries", prefix, dir)
 }
 
 // keepPrevious renames the current generation to path.prev, unless the

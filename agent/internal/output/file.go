@@ -15,6 +15,14 @@ import (
 	"github.com/wasmtail/wasmtail/agent/internal/batch"
 )
 
+// The modes flusher_file (and flusher_stdout with FileName) creates its
+// files and folders with, before the umask: the owner writes, the group
+// reads, others get nothing.
+const (
+	FileMode os.FileMode = 0o640
+	DirMode  os.FileMode = 0o750
+)
+
 // fileFlusher appends JSON lines to a file: flusher_file, and flusher_stdout
 // with a FileName (maxSize 0, no rotation).
 //
@@ -162,10 +170,12 @@ func (f *fileFlusher) open() error {
 		f.file, f.regular, f.size = file, false, 0
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
+	// Logs may hold what only their owners should read: the file and the
+	// folders made for it are not for others (FileMode, DirMode).
+	if err := os.MkdirAll(filepath.Dir(f.path), DirMode); err != nil {
 		return fmt.Errorf("%s: %w", f.name, err)
 	}
-	file, err := os.OpenFile(f.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	file, err := os.OpenFile(f.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, FileMode)
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.name, err)
 	}
