@@ -5,6 +5,7 @@ package tail
 // sequence of a mechanism, deterministically, and requires every line.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -294,4 +295,69 @@ func TestCopyTruncateWhileDown(t *testing.T) {
 	s := &sink{}
 	startManager(t, h.restart(s))
 	assert.ElementsMatch(t, append(append([]string{}, unread...), after...), s.waitN(t, 10))
+}
+
+// gateSink blocks every Push until opened, then acknowledges at once: the
+// pipeline is full (a slow log service) and the reader waits.
+type gateSink struct {
+	sink
+	open chan struct{}
+}
+
+func (s *gateSink) Push(ctx context.Context, b *batch.Batch) error {
+	select {
+	case <-s.open:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.sink.Push(ctx, b)
+}
+
+// A file truncated and written again, then copytruncated, all while its
+// reader waits for room in the pipeline: the content in between was never
+// seen by the reader, but its copy must be found and read.
+func TestContentBetweenTwoTruncationsWhileBlocked(t *testing.T) {
+	dir := t.TempDir()
+	in := defaultInput(dir + "/*.log")
+	st, err := checkpoint.Open(filepath.Join(t.TempDir(), "cp.json"), time.Hour, nil)
+	require.NoError(t, err)
+	gs := &gateSink{open: make(chan struct{})}
+	m, err := New(Options{
+		Pipeline: "test", Input: in, Store: st, Sink: gs, Pool: batch.NewPool(4096),
+		ScanInterval: 20 * time.Millisecond, ReleaseQuiet: 200 * time.Millisecond, ReadSize: 4096,
+	})
+	require.NoError(t, err)
+	h := &harness{t: t, dir: dir, store: st, m: m}
+	a, textA := lines("first", 100)
+	h.write("app.log", textA)
+	startManager(t, m)
+	var r *reader
+	require.Eventually(t, func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for _, x := range m.readers {
+			r = x
+		}
+		return r != nil && r.pushing.Load()
+	}, 5*time.Second, 5*time.Millisecond, "the reader does not wait for room")
+
+	require.NoError(t, os.Truncate(h.path("app.log"), 0))
+	b, textB := lines("second", 100)
+	h.write("app.log", textB)
+	require.Eventually(t, func() bool {
+		r.ackMu.Lock()
+		defer r.ackMu.Unlock()
+		return bytes.HasPrefix(r.unread, []byte("second-0"))
+	}, 5*time.Second, 5*time.Millisecond, "the content written while the reader waits is not noted")
+	h.copyTruncate("app.log", "app.log.1")
+	c, textC := lines("third", 100)
+	h.write("app.log", textC)
+	close(gs.open)
+
+	got := gs.waitN(t, 300)
+	for _, want := range [][]string{a, b, c} {
+		for _, l := range want {
+			assert.Contains(t, got, l)
+		}
+	}
 }

@@ -490,6 +490,17 @@ func (m *Manager) scan(ctx context.Context) {
 		}
 	}
 	m.reportScanErrors(errs)
+	m.mu.Lock()
+	var pushing []*reader
+	for _, r := range m.readers {
+		if r.pushing.Load() {
+			pushing = append(pushing, r)
+		}
+	}
+	m.mu.Unlock()
+	for _, r := range pushing {
+		r.watchHead(ctx)
+	}
 	// Files that no matching path leads to: read to the end, then let go.
 	m.mu.Lock()
 	for id, r := range m.readers {
@@ -681,14 +692,19 @@ func (m *Manager) addOrphan(ctx context.Context, o orphan) {
 		head := readHead(f)
 		m.mu.Lock()
 		got, ok := m.takeOrphanLocked(o.dir, head, fi.Size())
+		mine := ok && got.deadline == o.deadline && got.offset == o.offset && got.sigHash == o.sigHash
 		m.mu.Unlock()
-		if ok {
-			m.opts.Log.Info("reading the copy of a truncated file from where the original stopped",
-				"pipeline", m.opts.Pipeline, "file", p, "offset", got.offset)
-			m.startReader(ctx, f, id, p, got.offset, !m.matcher.Match(p))
+		if !ok {
+			f.Close()
+			continue
+		}
+		m.opts.Log.Info("reading the copy of a truncated file from where the original stopped",
+			"pipeline", m.opts.Pipeline, "file", p, "offset", got.offset)
+		m.startReader(ctx, f, id, p, got.offset, !m.matcher.Match(p))
+		if mine {
 			return
 		}
-		f.Close()
+		// The copy of another orphan: this one's may be further on.
 	}
 }
 

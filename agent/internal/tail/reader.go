@@ -42,7 +42,10 @@ type reader struct {
 	// settle says where it starts (heldSince is when it was first seen).
 	held      atomic.Bool
 	heldSince time.Time
-	wakeC     chan struct{}
+	// pushing is set while the reader waits for room in the pipeline: it
+	// cannot look at its file then, so the manager's scan does (watchHead).
+	pushing atomic.Bool
+	wakeC   chan struct{}
 
 	// Owned by the reader goroutine.
 	prefix   []byte // the file's first bytes, up to checkpoint.SigMax
@@ -74,6 +77,9 @@ type reader struct {
 	sigHash uint64
 	// headSnap is a copy of prefix for the manager's copy detection.
 	headSnap []byte
+	// unread is the first bytes of content the file held while the reader
+	// was pushing, other than the content it reads (watchHead).
+	unread []byte
 }
 
 type flight struct {
@@ -307,7 +313,10 @@ func (r *reader) readOnce(ctx context.Context, final bool) (int, error) {
 	b.Source = r.source.Load()
 	f := r.track(b.End)
 	b.SetAck(func(err error) { r.ack(f, err) })
-	if perr := m.opts.Sink.Push(ctx, b); perr != nil {
+	r.pushing.Store(true)
+	perr := m.opts.Sink.Push(ctx, b)
+	r.pushing.Store(false)
+	if perr != nil {
 		// Shutdown while waiting for room: the batch was not taken and the
 		// checkpoint stays before it, so it is read again after a restart.
 		b.Ack(perr)
@@ -599,6 +608,16 @@ func (r *reader) truncated(ctx context.Context, why string) {
 	r.sigLen, r.sigHash, r.headSnap = 0, hashBytes(nil), nil
 	r.ackMu.Unlock()
 	r.checkSignature()
+	// Content the file held in between, seen by watchHead, that is not
+	// the content read from 0 now: it is gone from the file, read nothing of.
+	r.ackMu.Lock()
+	gone := r.unread
+	r.unread = nil
+	if len(r.headSnap) > 0 && related(gone, r.headSnap) {
+		gone = nil
+	}
+	r.ackMu.Unlock()
+	m.claimCopy(ctx, filepath.Dir(r.curPath()), gone, 0)
 	// Batches in flight from the old content still ack in order; the
 	// checkpoint then points into the old content until a new batch lands,
 	// which the signature check on restart resolves (a new file from 0).
@@ -607,6 +626,42 @@ func (r *reader) truncated(ctx context.Context, why string) {
 	r.committed = 0
 	r.saveLocked()
 	r.ackMu.Unlock()
+}
+
+// watchHead is called by the manager's scan while the reader waits for room
+// in the pipeline. The file may be truncated and written again, more than
+// once, before the reader looks at it: content that was there only in
+// between would never be looked for, and its copytruncate copy never read.
+// watchHead notes the first bytes of content other than the reader's; when
+// they change again, that content is gone from the file (read nothing of),
+// and its copy is looked for.
+func (r *reader) watchHead(ctx context.Context) {
+	head := readHead(r.f)
+	if len(head) == 0 {
+		return
+	}
+	r.ackMu.Lock()
+	if len(r.headSnap) > 0 && related(head, r.headSnap) {
+		r.unread = nil // the content the reader reads
+		r.ackMu.Unlock()
+		return
+	}
+	gone := r.unread
+	if len(gone) > 0 && related(head, gone) {
+		if len(head) > len(gone) {
+			r.unread = head
+		}
+		r.ackMu.Unlock()
+		return
+	}
+	r.unread = head
+	r.ackMu.Unlock()
+	r.m.claimCopy(ctx, filepath.Dir(r.curPath()), gone, 0)
+}
+
+// related reports whether one of a and b starts with the other.
+func related(a, b []byte) bool {
+	return bytes.HasPrefix(a, b) || bytes.HasPrefix(b, a)
 }
 
 func hashBytes(b []byte) uint64 {
