@@ -51,21 +51,37 @@ Usage:
 const moduleReloadInterval = 50 * time.Millisecond
 
 // processors is the registry of every processor type this binary knows.
-// With reload > 0 the Wasm modules are hot-reloaded; close the returned
-// Modules when done.
-func processors(modulesDir, cacheDir string, log *slog.Logger, met *metrics.Metrics, reload time.Duration) (*pipeline.Registry, *wasmproc.Modules) {
+// Modules are read from modulesDir or, named by path, from under roots
+// (nil: wasmproc.DefaultModuleRoots). With reload > 0 the Wasm modules are
+// hot-reloaded; close the returned Modules when done.
+func processors(modulesDir string, roots []string, cacheDir string, log *slog.Logger, met *metrics.Metrics, reload time.Duration) (*pipeline.Registry, *wasmproc.Modules) {
 	reg := pipeline.NewRegistry()
-	mods := wasmproc.Register(reg, wasmproc.Options{ModulesDir: modulesDir, CacheDir: cacheDir, Log: log, Metrics: met,
-		ReloadInterval: reload})
+	mods := wasmproc.Register(reg, wasmproc.Options{ModulesDir: modulesDir, ModuleRoots: roots, CacheDir: cacheDir, Log: log,
+		Metrics: met, ReloadInterval: reload})
 	native.Register(reg)
 	return reg, mods
 }
 
 // toolProcessors is the registry of the one-shot commands (validate,
 // process), which have no agent config: modules come from WASMTAIL_MODULES
-// (or a path in the pipeline), and module logs go to stderr.
-func toolProcessors(stderr io.Writer) *pipeline.Registry {
-	reg, _ := processors(os.Getenv("WASMTAIL_MODULES"), "", slog.New(slog.NewTextHandler(stderr, nil)), nil, 0)
+// or, named by path, from under WASMTAIL_MODULE_ROOTS, as for the agent, so
+// that validate refuses what run would; module logs go to stderr. With
+// workdir (process, where a user tries a module before shipping it) paths
+// under the working folder are read too.
+func toolProcessors(stderr io.Writer, workdir bool) *pipeline.Registry {
+	var roots []string // nil: the default
+	if v, ok := os.LookupEnv(config.EnvPrefix + "MODULE_ROOTS"); ok {
+		roots = config.SplitList(v)
+	}
+	if workdir {
+		if roots == nil {
+			roots = wasmproc.DefaultModuleRoots()
+		}
+		if wd, err := os.Getwd(); err == nil {
+			roots = append(roots, wd)
+		}
+	}
+	reg, _ := processors(os.Getenv(config.EnvPrefix+"MODULES"), roots, "", slog.New(slog.NewTextHandler(stderr, nil)), nil, 0)
 	return reg
 }
 
@@ -127,7 +143,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	go agent.WatchSettings(ctx, *cfgPath, os.Environ(), cfg, level, log, cfg.ScanInterval)
 
 	met := metrics.New()
-	procs, modules := processors(cfg.Modules, filepath.Join(cfg.Data, "wasm-cache"), log, met, moduleReloadInterval)
+	procs, modules := processors(cfg.Modules, cfg.ModuleRoots, filepath.Join(cfg.Data, "wasm-cache"), log, met, moduleReloadInterval)
 	defer modules.Close()
 	a := agent.New(cfg, log, stdout, procs, met)
 	a.ReportModules(modules.Refused)
@@ -190,7 +206,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wasmtail validate: give one or more pipeline config files or folders")
 		return 2
 	}
-	reg := toolProcessors(stderr)
+	reg := toolProcessors(stderr, false)
 	bad := 0
 	// check loads a pipeline's processors too (parameters, Wasm modules),
 	// as starting it would, then releases them.
@@ -251,7 +267,7 @@ func cmdProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wasmtail process: --pipeline FILE is required")
 		return 2
 	}
-	reg := toolProcessors(stderr)
+	reg := toolProcessors(stderr, true)
 	pl, err := config.LoadPipeline(*plPath, reg.Known)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -48,6 +48,15 @@ type Agent struct {
 	// Modules is the folder of Wasm modules. Default /etc/wasmtail/modules;
 	// empty means no modules folder.
 	Modules string `koanf:"modules"`
+	// ModuleRoots are the folders, besides Modules, that processor_wasm may
+	// read a module from when a pipeline names it by path (Module:
+	// /path/to/x.wasm): the path must lie under one of them as written and
+	// once its symlinks are resolved; /dev, /proc and /sys never do. A list
+	// of absolute folders; in WASMTAIL_MODULE_ROOTS, separated by ":" or
+	// ",". Default (unset): /usr/lib/wasmtail/modules, the image's built-in
+	// modules; an empty list ([] or WASMTAIL_MODULE_ROOTS=): the modules
+	// folder only.
+	ModuleRoots []string `koanf:"module_roots"`
 	// Data is the folder for checkpoints and other state. Default
 	// /var/lib/wasmtail.
 	Data string `koanf:"data"`
@@ -234,7 +243,7 @@ func LoadAgent(path string, environ []string) (*Agent, error) {
 	err := k.UnmarshalWithConf("", a, koanf.UnmarshalConf{
 		Tag: "koanf",
 		DecoderConfig: &mapstructure.DecoderConfig{
-			DecodeHook:       mapstructure.StringToTimeDurationHookFunc(),
+			DecodeHook:       mapstructure.ComposeDecodeHookFunc(mapstructure.StringToTimeDurationHookFunc(), stringToList),
 			ErrorUnused:      true,
 			WeaklyTypedInput: true, // numbers to strings, checked above
 			Result:           a,
@@ -271,6 +280,26 @@ func prefixEach(prefix string, err error) error {
 	return errors.Join(errs...)
 }
 
+// SplitList splits a list given as one string (WASMTAIL_MODULE_ROOTS) at
+// ":" and ",", dropping blanks. It returns an empty list, not nil, for "".
+func SplitList(s string) []string {
+	out := []string{}
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ':' || r == ',' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// stringToList decodes a string into a list key with SplitList.
+func stringToList(from, to reflect.Type, data any) (any, error) {
+	if from.Kind() != reflect.String || to != reflect.TypeFor[[]string]() {
+		return data, nil
+	}
+	return SplitList(data.(string)), nil
+}
+
 // checkAgentValue checks that val suits key, naming the key on error.
 func checkAgentValue(key string, val any, keys map[string]reflect.Type) error {
 	typ, ok := keys[key]
@@ -288,6 +317,20 @@ func checkAgentValue(key string, val any, keys map[string]reflect.Type) error {
 		}
 		if _, err := time.ParseDuration(s); err != nil {
 			return keyErrorf(key, "want a duration such as \"1s\", got %q", s)
+		}
+		return nil
+	}
+	if typ == reflect.TypeFor[[]string]() {
+		if list, ok := val.([]any); ok {
+			for _, v := range list {
+				if _, ok := v.(string); !ok {
+					return keyErrorf(key, "want a list of strings, got %s in the list", describe(v))
+				}
+			}
+			return nil
+		}
+		if _, ok := val.(string); !ok {
+			return keyErrorf(key, "want a list of strings, got %s", describe(val))
 		}
 		return nil
 	}
@@ -347,6 +390,11 @@ func (a *Agent) Validate() error {
 	}
 	if a.Data == "" {
 		errs = append(errs, keyErrorf("data", "must not be empty"))
+	}
+	for _, r := range a.ModuleRoots {
+		if !strings.HasPrefix(r, "/") {
+			errs = append(errs, keyErrorf("module_roots", "want absolute folders, got %q", r))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -13,7 +13,10 @@ import (
 type Config struct {
 	// Module is the module to run: a name in the agent's modules folder
 	// ("logfmt" or "logfmt.wasm" is <modules>/logfmt.wasm) or a path to a
-	// .wasm file (anything with a "/"). Required.
+	// .wasm file (anything with a "/"; relative to the working folder)
+	// under the modules folder or one of Options.ModuleRoots. It is read
+	// from a regular file only, of at most Options.MaxModuleBytes
+	// (modfile.go). Required.
 	Module string
 	// Config is handed to the module's wasmtail_init as JSON. Default {}.
 	Config map[string]any

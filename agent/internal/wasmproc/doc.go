@@ -13,5 +13,7 @@
 // wasmtail_processor_errors_total).
 //
 // With Options.ReloadInterval set, module files are hot-reloaded (reload.go;
-// test vectors in tests.go; hostabi/ABI.md §8).
+// test vectors in tests.go; hostabi/ABI.md §8). Module files are read only
+// from regular files, size-capped, from the modules folder or the allowed
+// roots (modfile.go).
 package wasmproc

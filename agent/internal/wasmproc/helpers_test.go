@@ -53,7 +53,10 @@ func newEnv(t testing.TB) *env {
 	e := &env{reg: pipeline.NewRegistry(), metrics: metrics.New(), logs: &syncBuf{}}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.rt = sharedRT
-	wasmproc.Register(e.reg, wasmproc.Options{Log: log, Metrics: e.metrics, Runtime: sharedRT})
+	// The tests name modules by path in the repository: let them be read.
+	root, err := filepath.Abs(repo)
+	require.NoError(t, err)
+	wasmproc.Register(e.reg, wasmproc.Options{Log: log, Metrics: e.metrics, Runtime: sharedRT, ModuleRoots: []string{root}})
 	return e
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sort"
 	"sync"
@@ -110,9 +111,10 @@ func (s stamp) modified() time.Time {
 	return t
 }
 
-// testsSum is the sha256 of the test vectors beside a module, "" if none.
-func testsSum(wasmPath string) string {
-	b, err := os.ReadFile(testsPath(wasmPath))
+// testsSum is the sha256 of the test vectors beside a module, "" if none
+// (or refused: runTests says why).
+func (w *watcher) testsSum(wasmPath string) string {
+	b, err := w.f.files.read(testsPath(wasmPath))
 	if err != nil {
 		return ""
 	}
@@ -173,7 +175,7 @@ func (w *watcher) load(ctx context.Context, rt *runtime.Runtime, p *Processor, w
 	if err != nil {
 		return nil, err
 	}
-	if err := runTests(ctx, rt, p.path, wasm, p.mcfg); err != nil {
+	if err := runTests(ctx, rt, w.f.files, p.path, wasm, p.mcfg); err != nil {
 		_ = mod.Close(ctx)
 		return nil, err
 	}
@@ -194,7 +196,7 @@ func (w *watcher) add(p *Processor, st stamp, sum string, err error) {
 	w.mu.Lock()
 	ws := w.paths[p.path]
 	if ws == nil {
-		ws = &watched{name: p.module, procs: map[*Processor]struct{}{}, stamp: st, sum: sum, tsum: testsSum(p.path),
+		ws = &watched{name: p.module, procs: map[*Processor]struct{}{}, stamp: st, sum: sum, tsum: w.testsSum(p.path),
 			hashed: time.Now()}
 		w.paths[p.path] = ws
 	}
@@ -298,8 +300,12 @@ func (w *watcher) check(path string) {
 	w.mu.Unlock()
 	log := w.f.log().With("module", name, "path", path)
 
-	wasm, err := os.ReadFile(path)
+	wasm, err := w.f.files.read(path)
 	w.mu.Lock()
+	if fe := (*FileError)(nil); errors.As(err, &fe) && fe.Refused {
+		w.refuseFileLocked(ws, st, now, fe, log)
+		return
+	}
 	if err != nil {
 		ws.stamp = st
 		first := !ws.missing
@@ -312,7 +318,7 @@ func (w *watcher) check(path string) {
 	}
 	ws.missing = false
 	ws.hashed = now
-	sum, tsum := sha256Hex(wasm), testsSum(path)
+	sum, tsum := sha256Hex(wasm), w.testsSum(path)
 	var need []*Processor
 	for p := range ws.procs {
 		if p.sha != sum || p.mod.Load() == nil {
@@ -363,6 +369,43 @@ func (w *watcher) check(path string) {
 	}
 }
 
+// refuseFileLocked records that the file of ws breaks a rule of module
+// files (a FIFO, a device, a link out of the roots, too large): nothing was
+// read, the running version (if any) keeps serving and /readyz says why. It
+// is logged and counted when the reason changes. It unlocks w.mu.
+func (w *watcher) refuseFileLocked(ws *watched, st stamp, now time.Time, fe *FileError, log *slog.Logger) {
+	ws.stamp, ws.hashed, ws.missing = st, now, false
+	// Forget the last content: the next good file is checked afresh.
+	ws.sum, ws.tsum = "", ""
+	text := "file refused: " + fe.Error()
+	if ws.refused == text {
+		w.mu.Unlock()
+		return
+	}
+	ws.refused = text
+	running := false
+	procs := make([]*Processor, 0, len(ws.procs))
+	for p := range ws.procs {
+		procs = append(procs, p)
+		if p.mod.Load() != nil {
+			running = true
+		} else {
+			p.refuse(&runtime.Error{Module: p.module, Kind: runtime.KindRefused, Err: fe})
+		}
+	}
+	w.mu.Unlock()
+	msg := "wasm module file refused: records pass on unparsed with " + ErrorKey
+	if running {
+		msg = "wasm module file refused: the running version keeps serving"
+	}
+	log.Error(msg, "err", fe)
+	for _, p := range procs {
+		if p.metrics != nil {
+			p.metrics.WasmReloads.WithLabelValues(p.module, "refused").Inc()
+		}
+	}
+}
+
 // outcome is what a reload did to one processor.
 type outcome struct {
 	p   *Processor
@@ -398,7 +441,7 @@ func (w *watcher) apply(path string, need []*Processor, wasm []byte, sum string,
 		probe, checkErr = rt.Load(ctx, wasm, rest[0].mcfg)
 		if checkErr == nil {
 			defer probe.Close(ctx)
-			checkErr = runTests(ctx, rt, path, wasm, rest[0].mcfg)
+			checkErr = runTests(ctx, rt, w.f.files, path, wasm, rest[0].mcfg)
 		}
 	}
 	if fresh && (checkErr != nil || len(pinned) > 0) {

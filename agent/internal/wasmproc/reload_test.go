@@ -91,6 +91,13 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// logged waits until logs hold s: a reload is logged just after its state
+// and its counter are published.
+func logged(t *testing.T, logs *syncBuf, s string) {
+	t.Helper()
+	waitUntil(t, "log "+s, func() bool { return strings.Contains(logs.String(), s) })
+}
+
 func TestReloadSwapsAndRefuses(t *testing.T) {
 	e := newReloadEnv(t)
 	path := filepath.Join(e.dir, "tag.wasm")
@@ -106,7 +113,7 @@ func TestReloadSwapsAndRefuses(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, tag2, 0o644))
 	waitUntil(t, "v2", func() bool { return version(t, p) == "v=2" })
 	assert.Equal(t, 1, e.reloads("tag", "ok"))
-	assert.Contains(t, e.logs.String(), "wasm module reloaded")
+	logged(t, e.logs, "wasm module reloaded")
 	assert.Equal(t, 1, testutil.CollectAndCount(e.metrics.WasmModuleInfo), "the old version's series is gone")
 	assert.Equal(t, 1.0, info(sumOf(tag2)))
 
@@ -131,7 +138,7 @@ func TestReloadSwapsAndRefuses(t *testing.T) {
 		waitUntil(t, c.name+" refused", func() bool { return e.reloads("tag", "refused") == i+1 })
 		assert.Equal(t, "v=2", version(t, p), "%s: the good version keeps serving", c.name)
 		assert.Contains(t, e.mods.Refused()["tag"], c.want, c.name)
-		assert.Contains(t, e.logs.String(), strings.ReplaceAll(c.want, `"`, `\"`), c.name)
+		logged(t, e.logs, strings.ReplaceAll(c.want, `"`, `\"`))
 	}
 	assert.Contains(t, e.logs.String(), "wasm module reload refused: the running version keeps serving")
 	assert.Equal(t, 1.0, info(sumOf(tag2)))
@@ -181,5 +188,5 @@ func TestReloadRefusedAtStartThenGood(t *testing.T) {
 	waitUntil(t, "v2", func() bool { return version(t, p) == "v=2" })
 	assert.Empty(t, e.mods.Refused())
 	assert.Equal(t, 1, e.reloads("tag", "ok"))
-	assert.Contains(t, e.logs.String(), fmt.Sprintf("sha256=%s", sumOf(reloadModule(t, "tag2.wasm"))))
+	logged(t, e.logs, fmt.Sprintf("sha256=%s", sumOf(reloadModule(t, "tag2.wasm"))))
 }

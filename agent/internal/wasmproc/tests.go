@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"strings"
 
 	"github.com/wasmtail/wasmtail/hostabi"
@@ -43,10 +42,11 @@ type testCase struct {
 }
 
 // runTests runs the test vectors beside wasmPath, if there are any, over
-// wasm. base gives the name, timeout and memory limit.
-func runTests(ctx context.Context, rt *runtime.Runtime, wasmPath string, wasm []byte, base runtime.ModuleConfig) error {
+// wasm. base gives the name, timeout and memory limit. The vectors are read
+// under the rules of module files (files).
+func runTests(ctx context.Context, rt *runtime.Runtime, files *moduleFiles, wasmPath string, wasm []byte, base runtime.ModuleConfig) error {
 	file := testsPath(wasmPath)
-	data, err := os.ReadFile(file)
+	data, err := files.read(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

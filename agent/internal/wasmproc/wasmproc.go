@@ -48,6 +48,13 @@ type Options struct {
 	// ReloadInterval is how often the module files in use are checked for a
 	// new version (hot reload). 0: never (wasmtail validate, process).
 	ReloadInterval time.Duration
+	// ModuleRoots are the folders, besides ModulesDir, that a Module given as
+	// a path may be read from (modfile.go). nil: DefaultModuleRoots(), the
+	// image's BuiltinModulesDir; empty: the modules folder only.
+	ModuleRoots []string
+	// MaxModuleBytes caps the size of a module file and of its test
+	// vectors. Default DefaultMaxModuleBytes (64 MiB).
+	MaxModuleBytes int64
 }
 
 // Register adds processor_wasm to reg. The processors it builds share one
@@ -55,18 +62,19 @@ type Options struct {
 // set, the returned Modules watches their module files and reloads them
 // (reload.go); Close it when the agent stops.
 func Register(reg *pipeline.Registry, opts Options) *Modules {
-	f := &factory{opts: opts}
+	f := &factory{opts: opts, files: newModuleFiles(opts)}
 	f.w = newWatcher(f)
 	reg.Register(Type, func(p config.Plugin) (pipeline.Processor, error) { return f.create(p) })
 	return &Modules{w: f.w}
 }
 
 type factory struct {
-	opts Options
-	once sync.Once
-	rt   *runtime.Runtime
-	err  error
-	w    *watcher
+	opts  Options
+	files *moduleFiles
+	once  sync.Once
+	rt    *runtime.Runtime
+	err   error
+	w     *watcher
 }
 
 func (f *factory) runtime() (*runtime.Runtime, error) {
@@ -109,7 +117,8 @@ func (f *factory) log() *slog.Logger {
 }
 
 // ModulePath resolves a Module value: a path when it holds a "/", else a
-// name in dir (".wasm" added when missing).
+// name in dir (".wasm" added when missing). Where the path may lead is
+// checked when the file is read (modfile.go).
 func ModulePath(dir, module string) string {
 	if strings.ContainsRune(module, '/') || strings.ContainsRune(module, filepath.Separator) {
 		return module
@@ -128,11 +137,11 @@ func (f *factory) create(p config.Plugin) (pipeline.Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := ModulePath(f.opts.ModulesDir, cfg.Module)
+	path := f.files.resolve(cfg.Module)
 	st := stampOf(path)
-	wasm, err := os.ReadFile(path)
+	wasm, err := f.files.read(path)
 	if err != nil {
-		return nil, fmt.Errorf("Module: %w", err)
+		return nil, fmt.Errorf("Module %q: %w", cfg.Module, err)
 	}
 	rt, err := f.runtime()
 	if err != nil {

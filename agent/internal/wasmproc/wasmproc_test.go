@@ -33,7 +33,9 @@ func TestConfigErrors(t *testing.T) {
 		{"timeout zero", map[string]any{"Module": identity, "TimeoutMs": 0}, "TimeoutMs: want 1 to 60000, got 0"},
 		{"timeout fraction", map[string]any{"Module": identity, "TimeoutMs": 1.5}, "TimeoutMs: want an integer, got 1.5"},
 		{"memory too big", map[string]any{"Module": identity, "MemoryLimitMB": 5000}, "MemoryLimitMB: want 1 to 2048, got 5000"},
-		{"no such file", map[string]any{"Module": "nope/none.wasm"}, "Module: open nope/none.wasm"},
+		{"no such file", map[string]any{"Module": "nope/none.wasm"}, `Module "nope/none.wasm": `},
+		{"no such file", map[string]any{"Module": "nope/none.wasm"}, "nope/none.wasm: no such file"},
+		{"not a module folder", map[string]any{"Module": "/etc/passwd"}, "outside the folders modules are read from"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
