@@ -117,7 +117,7 @@ func (r *Runtime) compileMetered(ctx context.Context, e wazero.Runtime, wasm []b
 
 // meteredVersion names the cached metered bytes; bump it when package
 // meter changes what it writes or refuses (cached bytes skip its checks).
-const meteredVersion = "metered-v4-"
+const meteredVersion = "metered-v5-"
 
 func (r *Runtime) metered(wasm []byte, sum [32]byte) ([]byte, error) {
 	var path string

@@ -37,8 +37,9 @@ import "fmt"
 //
 // Outside the decoder: instantiating makes each table of its initial size
 // (table.go: make([]Reference, min), min up to 2^27 in wazero), bounded by
-// maxTableElems (tableSection), and the references of each element
-// segment (store.go), bounded with the segments. Function bodies are
+// maxTableElems (tableSection), as is what table.grow may add (the
+// maximums tableSection sets), and the references of each element segment
+// (store.go), bounded with the segments. Function bodies are
 // decoded when validated and compiled, reading br_table targets one by one
 // from the body and refusing a typed select with other than one type;
 // code.body checks both counts anyway, so that their errors say so.
@@ -56,6 +57,7 @@ const (
 	maxLocals = 50_000
 	// maxTableElems caps the initial sizes of a module's own tables, all
 	// together, which instantiation allocates (8 bytes per element), and
+	// their maximums, which table.grow allocates up to (tableSection), and
 	// maxElemEntries the entries of its element segments, all together
 	// (24 bytes each when decoded): 10,000,000, the JS API's table size
 	// limit. A Go module's table holds one entry per function whose
@@ -157,53 +159,101 @@ func functionType(b []byte, p, end int, index uint32) (int, error) {
 	return p, nil
 }
 
+// table is the type of a table, as tableType decodes it.
+type table struct {
+	limits, limitsEnd int // b[limits:limitsEnd] are its limits
+	flags             byte
+	min, max          uint32 // max if flags&1
+}
+
 // tableType skips the table type at b[p:end] (of the table section or an
-// import) as wazero decodes it, and returns its initial size.
-func tableType(b []byte, p, end int) (int, uint32, error) {
+// import) as wazero decodes it, and returns it.
+func tableType(b []byte, p, end int) (int, table, error) {
+	var t table
 	init := p+1 < end && b[p] == 0x40 && b[p+1] == 0x00 // a table with an initializer
 	if init {
 		p += 2
 	}
 	p, err := valType(b, p, end) // the element type
 	if err != nil {
-		return p, 0, err
+		return p, t, err
 	}
 	if p >= end {
-		return p, 0, errTruncated
+		return p, t, errTruncated
 	}
-	flags := b[p]
-	min, p, err := u32(b, p+1, end)
-	if err == nil && flags&1 != 0 {
-		p, err = skipLEB(b, p, end, 5)
+	t.limits, t.flags = p, b[p]
+	t.min, p, err = u32(b, p+1, end)
+	if err == nil && t.flags&1 != 0 {
+		t.max, p, err = u32(b, p, end)
 	}
+	t.limitsEnd = p
 	if err == nil && init {
 		p, err = constExpr(b, p, end)
 	}
-	return p, min, err
+	return p, t, err
 }
 
 // tableSection checks the initial sizes of the tables of the table section
-// b[p:end]: all together at most maxTableElems.
-func (m *module) tableSection(p, end int) error {
+// b[p:end], all together at most maxTableElems, and writes the section with
+// their maximums lowered so that they too add up to at most maxTableElems
+// (the earlier tables keep theirs first): table.grow allocates up to a
+// table's maximum (8 bytes per element, up to 2^32-1 elements without
+// one), and the module's memory limit does not cover tables. Fuel does not
+// bound it either: it charges an element as an instruction, and the budget
+// of a start function is 2^33. A table.grow past the maximum returns -1,
+// which code must expect anyway (an engine may refuse to grow a table).
+func (m *module) tableSection(start, p, end int) error {
 	b := m.b
 	n, p, _ := u32(b, p, end)
+	entries := p
 	left := uint64(maxTableElems)
+	tables := make([]table, 0, min(n, 16))
 	for i := uint32(0); i < n; i++ {
 		at := p
-		var min uint32
+		var t table
 		var err error
-		if p, min, err = tableType(b, p, end); err != nil {
+		if p, t, err = tableType(b, p, end); err != nil {
 			return fmt.Errorf("meter: table %d at offset %d: %w", m.importedTables+i, at, err)
 		}
-		if uint64(min) > left {
+		if uint64(t.min) > left {
 			why := fmt.Sprintf("more than %d", maxTableElems)
 			if left < maxTableElems {
 				why = fmt.Sprintf("more than the %d left of the %d all tables may have", left, maxTableElems)
 			}
-			return countError(uint64(min), why, "elements in table %d", m.importedTables+i)
+			return countError(uint64(t.min), why, "elements in table %d", m.importedTables+i)
 		}
-		left -= uint64(min)
+		left -= uint64(t.min)
+		tables = append(tables, t)
 	}
+	if p != end { // wazero refuses it
+		m.out = append(m.out, b[start:end]...)
+		return nil
+	}
+	m.out = append(m.out, secTable)
+	size := reserveSize(&m.out)
+	m.out = appendU32(m.out, n)
+	copied := entries
+	for _, t := range tables {
+		// left is the growth not yet given to a table. Limits with other
+		// flags (shared tables) or a maximum below the minimum wazero
+		// refuses.
+		if t.flags > 0x01 || t.flags == 0x01 && t.max < t.min {
+			continue
+		}
+		limit := uint64(t.min) + left
+		if t.flags == 0x01 && uint64(t.max) <= limit {
+			left -= uint64(t.max - t.min)
+			continue
+		}
+		left = 0
+		m.out = append(m.out, b[copied:t.limits]...)
+		m.out = append(m.out, 0x01) // min and max
+		m.out = appendU32(m.out, t.min)
+		m.out = appendU32(m.out, uint32(limit))
+		copied = t.limitsEnd
+	}
+	m.out = append(m.out, b[copied:end]...)
+	m.out = putSize(m.out, size)
 	return nil
 }
 

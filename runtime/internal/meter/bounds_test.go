@@ -1,6 +1,7 @@
 package meter_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"runtime"
@@ -293,5 +294,81 @@ func TestNameSectionEnd(t *testing.T) {
 	_, err := meter.Instrument(module(names, after))
 	if want := "name section"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("%v, want an error with %q", err, want)
+	}
+}
+
+// payload returns the payload of the first section id of wasm, or nil.
+func payload(wasm []byte, id byte) []byte {
+	for p := 8; p < len(wasm); {
+		size, n := uvarint(wasm[p+1:])
+		q := p + 1 + n
+		if wasm[p] == id {
+			return wasm[q : q+int(size)]
+		}
+		p = q + int(size)
+	}
+	return nil
+}
+
+// TestTableGrow checks that table.grow cannot take more than maxTableElems
+// elements, 80 MB: a start function growing a table by 2^25 elements (256
+// MiB) at load gets -1, and the tables' maximums add up to 10,000,000.
+func TestTableGrow(t *testing.T) {
+	const growBy = 1 << 25
+	wasm := module(
+		section(1, vec(functionType(leb(0), leb(0)), functionType(cat(leb(1), []byte{i32}), cat(leb(1), []byte{i32})))),
+		section(3, vec([]byte{0}, []byte{1})),
+		section(4, vec([]byte{0x70, 0x00, 0x00})), // funcref, min 0, no max
+		section(7, vec(cat(name("grow"), []byte{0x00, 0x01}))),
+		section(8, leb(0)), // start: function 0
+		section(10, vec(
+			name(string(cat([]byte{0x00, 0xd0, 0x70, 0x41}, sleb(growBy), []byte{0xfc, 0x0f, 0x00, 0x1a, 0x0b}))), // drop(table.grow(null, growBy))
+			name(string([]byte{0x00, 0xd0, 0x70, 0x20, 0x00, 0xfc, 0x0f, 0x00, 0x0b})),                            // table.grow(null, n)
+		)),
+	)
+	err, alloc := load(t, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alloc > maxLoadAlloc {
+		t.Errorf("loading allocated %d MiB", alloc>>20)
+	}
+
+	out, err := meter.Instrument(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGuest(t, nil, out, false) // the start function ran: the table is empty
+	for _, c := range []struct{ n, want uint32 }{
+		{10, 0}, {9_999_990, 10}, {1, 0xffffffff}, {0, 10_000_000},
+	} {
+		res, _, err := g.call("grow", 0, uint64(c.n))
+		if err != nil || uint32(res[0]) != c.want {
+			t.Errorf("table.grow by %d: %v %v, want %d", c.n, res, err, int32(c.want))
+		}
+	}
+
+	// The earlier tables keep their maximum first; a maximum within what
+	// is left stays as it is.
+	for _, c := range []struct{ in, want []byte }{
+		{ // no max: 10,000,000 - 5 left; then max 100 lowered to 5
+			vec([]byte{0x70, 0x00, 0x00}, []byte{0x70, 0x01, 0x05, 0x64}),
+			vec(cat([]byte{0x70, 0x01, 0x00}, leb(9_999_995)), []byte{0x70, 0x01, 0x05, 0x05}),
+		},
+		{ // max 100 kept; the next one gets the rest
+			vec([]byte{0x70, 0x01, 0x05, 0x64}, []byte{0x6f, 0x00, 0x02}),
+			vec([]byte{0x70, 0x01, 0x05, 0x64}, cat([]byte{0x6f, 0x01, 0x02}, leb(10_000_000-100))),
+		},
+		{ // a table with an initializer: its limits only
+			vec([]byte{0x40, 0x00, 0x70, 0x00, 0x01, 0xd0, 0x70, 0x0b}),
+			vec(cat([]byte{0x40, 0x00, 0x70, 0x01, 0x01}, leb(10_000_000), []byte{0xd0, 0x70, 0x0b})),
+		},
+	} {
+		out, err := meter.Instrument(module(section(4, c.in)))
+		if err != nil {
+			t.Errorf("% x: %v", c.in, err)
+		} else if got := payload(out, 4); !bytes.Equal(got, c.want) {
+			t.Errorf("% x: tables % x, want % x", c.in, got, c.want)
+		}
 	}
 }

@@ -108,7 +108,9 @@
 // section), or more than a fixed cap where bytes do not bound the count:
 // 1,000 params or results per function type, 50,000 locals per function,
 // 10,000,000 table elements and as many element segment entries in all,
-// as browsers do. See bounds.go for each count and why.
+// as browsers do. It lowers the maximums of the module's tables to add up
+// to 10,000,000 as well, which table.grow allocates up to and the memory
+// limit does not cover. See bounds.go for each count and why.
 package meter
 
 import (
@@ -258,9 +260,7 @@ func (m *module) sections() error {
 				m.out = append(m.out, b[start:end]...)
 			}
 		case secTable:
-			if err = m.tableSection(q, end); err == nil {
-				m.out = append(m.out, b[start:end]...)
-			}
+			err = m.tableSection(start, q, end)
 		case secElement:
 			if err = elementSection(b, q, end); err == nil {
 				m.out = append(m.out, b[start:end]...)
@@ -331,7 +331,7 @@ func (m *module) imports(p, end int) error {
 			p, err = skipLEB(b, p, end, 5)
 		case 0x01: // table
 			m.importedTables++
-			p, _, err = tableType(b, p, end)
+			p, _, err = tableType(b, p, end) // the host's: not clamped
 		case 0x02: // memory: limits
 			p, err = limits(b, p, end)
 		case 0x03: // global: value type, mutability
