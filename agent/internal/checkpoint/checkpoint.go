@@ -49,6 +49,12 @@ type Entry struct {
 	Offset  int64  `json:"offset"`
 	// Updated is when Offset last moved (Unix seconds).
 	Updated int64 `json:"updated"`
+	// UnreadLen and UnreadHash describe the first bytes of content the
+	// file held while its reader could not look, other than the content
+	// at Offset: if the file no longer starts with them, that content was
+	// truncated away unread, and its copy is looked for (package tail).
+	UnreadLen  int    `json:"unread_len,omitempty"`
+	UnreadHash uint64 `json:"unread_hash,omitempty"`
 }
 
 // Key identifies a file within a pipeline.

@@ -71,6 +71,9 @@ type diskEntry struct {
 	SigHash uint64  `json:"sig_hash"`
 	Offset  *int64  `json:"offset"`
 	Updated int64   `json:"updated"`
+	// Optional.
+	UnreadLen  int    `json:"unread_len"`
+	UnreadHash uint64 `json:"unread_hash"`
 }
 
 type diskPipeline struct {
@@ -302,9 +305,11 @@ func (d *diskEntry) entry() (*Entry, string) {
 		return nil, "no sig_len"
 	case *d.SigLen < 0 || *d.SigLen > SigMax:
 		return nil, fmt.Sprintf("sig_len %d out of [0, %d]", *d.SigLen, SigMax)
+	case d.UnreadLen < 0 || d.UnreadLen > SigMax:
+		return nil, fmt.Sprintf("unread_len %d out of [0, %d]", d.UnreadLen, SigMax)
 	}
 	return &Entry{Path: *d.Path, Dev: *d.Dev, Ino: *d.Ino, SigLen: *d.SigLen, SigHash: d.SigHash,
-		Offset: *d.Offset, Updated: d.Updated}, ""
+		Offset: *d.Offset, Updated: d.Updated, UnreadLen: d.UnreadLen, UnreadHash: d.UnreadHash}, ""
 }
 
 func (d *diskEntry) path() string {

@@ -361,3 +361,37 @@ func TestContentBetweenTwoTruncationsWhileBlocked(t *testing.T) {
 		}
 	}
 }
+
+// A file bound while empty, read but not yet acknowledged, then
+// copytruncated while the agent is down: the checkpoint must carry the
+// first bytes the reader saw, not the empty file's, or the restart takes
+// the new content for the one it knew and never looks for the copy.
+func TestSignatureSavedBeforeAcknowledgement(t *testing.T) {
+	dir := t.TempDir()
+	in := defaultInput(dir + "/*.log")
+	st, err := checkpoint.Open(filepath.Join(t.TempDir(), "cp.json"), time.Hour, nil)
+	require.NoError(t, err)
+	hs := &holdSink{}
+	m, err := New(Options{
+		Pipeline: "test", Input: in, Store: st, Sink: hs, Pool: batch.NewPool(4096),
+		ScanInterval: 50 * time.Millisecond, ReleaseQuiet: 200 * time.Millisecond, ReadSize: 4096,
+	})
+	require.NoError(t, err)
+	h := &harness{t: t, dir: dir, store: st, m: m}
+	st.Register("test")
+	h.write("app.log", "")
+	require.NoError(t, m.Start(context.Background()))
+	want, text := lines("unacked", 50)
+	h.write("app.log", text)
+	require.Eventually(t, func() bool { return hs.records() == 50 }, 5*time.Second, 10*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_ = m.Shutdown(ctx) // a crash: nothing was acknowledged
+
+	h.copyTruncate("app.log", "app.log.1")
+	after, more := lines("after", 5)
+	h.write("app.log", more)
+	s := &sink{}
+	startManager(t, h.restart(s))
+	assert.ElementsMatch(t, append(append([]string{}, want...), after...), s.waitN(t, 55))
+}

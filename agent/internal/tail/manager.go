@@ -371,7 +371,12 @@ func (m *Manager) resume(ctx context.Context) {
 func (m *Manager) bind(ctx context.Context, f *os.File, id fileID, path string, size int64, e checkpoint.Entry) bool {
 	released := !m.matcher.Match(path)
 	head := readHead(f)
-	same := e.SigLen <= len(head) && hashBytes(head[:e.SigLen]) == e.SigHash
+	if e.UnreadLen > 0 && !sigOf(head, e.UnreadLen, e.UnreadHash) {
+		// Content the file held while its reader could not look is gone
+		// from it, read nothing of: look for its copy.
+		m.addOrphan(ctx, orphan{dir: filepath.Dir(path), sigLen: e.UnreadLen, sigHash: e.UnreadHash})
+	}
+	same := sigOf(head, e.SigLen, e.SigHash)
 	if !same || e.Offset < 0 || e.Offset > size {
 		m.startReader(ctx, f, id, path, 0, released)
 		return false
@@ -598,9 +603,15 @@ func (m *Manager) openNew(ctx context.Context, df discover.File) error {
 
 func (o orphan) matches(head []byte) bool {
 	if o.prefix != nil {
-		return len(head) >= len(o.prefix) && bytes.Equal(head[:len(o.prefix)], o.prefix)
+		return bytes.HasPrefix(head, o.prefix)
 	}
-	return len(head) >= o.sigLen && hashBytes(head[:o.sigLen]) == o.sigHash
+	return sigOf(head, o.sigLen, o.sigHash)
+}
+
+// sigOf reports whether head starts with the sigLen bytes whose hash is
+// sigHash.
+func sigOf(head []byte, sigLen int, sigHash uint64) bool {
+	return sigLen <= len(head) && hashBytes(head[:sigLen]) == sigHash
 }
 
 // takeOrphanLocked removes and returns the orphan of dir whose copy a file
@@ -757,16 +768,14 @@ func (m *Manager) start(ctx context.Context, f *os.File, id fileID, path string,
 		id:        id,
 		f:         f,
 		wakeC:     make(chan struct{}, 1),
-		prefix:    append([]byte(nil), head...),
+		prefix:    head,
 		carryOff:  offset,
 		readOff:   offset,
 		fedOff:    offset,
 		committed: offset,
 		idle:      make(chan struct{}),
 		lastData:  time.Now(),
-		sigLen:    len(head),
 		sigHash:   hashBytes(head),
-		headSnap:  head,
 	}
 	if m.opts.Input.Multiline.Enabled() {
 		r.framer, _ = multiline.New(m.opts.Input.Multiline) // validated in New
@@ -831,7 +840,7 @@ func (r *reader) setPath(m *Manager, path string) {
 func (r *reader) headCopy() []byte {
 	r.ackMu.Lock()
 	defer r.ackMu.Unlock()
-	return r.headSnap
+	return r.prefix
 }
 
 // Files returns the paths being read (for tests and /readyz detail).

@@ -48,7 +48,6 @@ type reader struct {
 	wakeC   chan struct{}
 
 	// Owned by the reader goroutine.
-	prefix   []byte // the file's first bytes, up to checkpoint.SigMax
 	carry    []byte // bytes read but not yet part of a delivered record
 	carryOff int64  // file offset of carry[0]
 	readOff  int64  // next offset to read
@@ -72,13 +71,16 @@ type reader struct {
 	epoch  int
 	idle   chan struct{} // closed and replaced when inflight drains
 	closed bool
-	// sigLen and sigHash describe prefix for the checkpoint.
-	sigLen  int
+	// prefix is the first bytes (up to checkpoint.SigMax) of the content
+	// the reader reads, as far as the agent has seen them; sigHash is its
+	// hash. Both are saved in the checkpoint as soon as prefix grows, so that
+	// a restart can tell this content from what replaces it. A new slice
+	// each time (headCopy hands it out).
+	prefix  []byte
 	sigHash uint64
-	// headSnap is a copy of prefix for the manager's copy detection.
-	headSnap []byte
 	// unread is the first bytes of content the file held while the reader
-	// was pushing, other than the content it reads (watchHead).
+	// was pushing, other than the content it reads (watchHead); saved in the
+	// checkpoint too.
 	unread []byte
 }
 
@@ -217,10 +219,9 @@ func (r *reader) startAt(off int64) {
 		r.m.opts.Log.Info("reading the copy of a truncated file from where the original stopped",
 			"pipeline", r.m.opts.Pipeline, "file", r.curPath(), "offset", off)
 	}
-	r.prefix = r.prefix[:0]
 	r.carryOff, r.readOff, r.fedOff = off, off, off
 	r.ackMu.Lock()
-	r.sigLen, r.sigHash, r.headSnap = 0, hashBytes(nil), nil
+	r.prefix, r.sigHash = nil, hashBytes(nil)
 	r.committed = off
 	r.ackMu.Unlock()
 	r.checkSignature()
@@ -532,15 +533,29 @@ func (r *reader) ack(f *flight, err error) {
 }
 
 func (r *reader) saveLocked() {
-	r.m.opts.Store.Set(r.m.opts.Pipeline, checkpoint.Entry{
+	e := checkpoint.Entry{
 		Path:    r.curPath(),
 		Dev:     r.id.dev,
 		Ino:     r.id.ino,
-		SigLen:  r.sigLen,
+		SigLen:  len(r.prefix),
 		SigHash: r.sigHash,
 		Offset:  r.committed,
 		Updated: time.Now().Unix(),
-	})
+	}
+	if len(r.unread) > 0 {
+		e.UnreadLen, e.UnreadHash = len(r.unread), hashBytes(r.unread)
+	}
+	r.m.opts.Store.Set(r.m.opts.Pipeline, e)
+}
+
+// adoptLocked makes head, which starts with prefix, the reader's prefix and
+// saves it. r.ackMu must be held.
+func (r *reader) adoptLocked(head []byte) {
+	r.prefix = append([]byte(nil), head...)
+	r.sigHash = hashBytes(r.prefix)
+	if !r.closed {
+		r.saveLocked()
+	}
 }
 
 // checkSignature re-reads the file's first bytes and reports whether they
@@ -549,15 +564,13 @@ func (r *reader) saveLocked() {
 func (r *reader) checkSignature() bool {
 	var head [checkpoint.SigMax]byte
 	n, _ := r.f.ReadAt(head[:], 0)
+	r.ackMu.Lock()
+	defer r.ackMu.Unlock()
 	if n < len(r.prefix) || !bytes.Equal(head[:len(r.prefix)], r.prefix) {
 		return false
 	}
 	if n > len(r.prefix) {
-		r.prefix = append(r.prefix[:0], head[:n]...)
-		r.ackMu.Lock()
-		r.sigLen, r.sigHash = n, hashBytes(r.prefix)
-		r.headSnap = append([]byte(nil), r.prefix...)
-		r.ackMu.Unlock()
+		r.adoptLocked(head[:n])
 	}
 	return true
 }
@@ -589,7 +602,9 @@ func (r *reader) checkTruncated(ctx context.Context) bool {
 // for it and reads it from where this reader stopped.
 func (r *reader) truncated(ctx context.Context, why string) {
 	m := r.m
-	oldPrefix := append([]byte(nil), r.prefix...)
+	r.ackMu.Lock()
+	oldPrefix := r.prefix
+	r.ackMu.Unlock()
 	// The copy starts where the original's checkpoint is, not where it was
 	// read to: the batches in flight may never be acknowledged (a crash),
 	// and the original's checkpoint is about to move to its new content.
@@ -603,9 +618,8 @@ func (r *reader) truncated(ctx context.Context, why string) {
 	if r.framer != nil {
 		r.framer.Reset()
 	}
-	r.prefix = r.prefix[:0]
 	r.ackMu.Lock()
-	r.sigLen, r.sigHash, r.headSnap = 0, hashBytes(nil), nil
+	r.prefix, r.sigHash = nil, hashBytes(nil)
 	r.ackMu.Unlock()
 	r.checkSignature()
 	// Content the file held in between, seen by watchHead, that is not
@@ -613,7 +627,7 @@ func (r *reader) truncated(ctx context.Context, why string) {
 	r.ackMu.Lock()
 	gone := r.unread
 	r.unread = nil
-	if len(r.headSnap) > 0 && related(gone, r.headSnap) {
+	if len(r.prefix) > 0 && related(gone, r.prefix) {
 		gone = nil
 	}
 	r.ackMu.Unlock()
@@ -641,8 +655,13 @@ func (r *reader) watchHead(ctx context.Context) {
 		return
 	}
 	r.ackMu.Lock()
-	if len(r.headSnap) > 0 && related(head, r.headSnap) {
-		r.unread = nil // the content the reader reads
+	if related(head, r.prefix) {
+		// The content the reader reads (or has read nothing of yet): its
+		// first bytes, as far as they go now, are saved at once.
+		r.unread = nil
+		if len(head) > len(r.prefix) {
+			r.adoptLocked(head)
+		}
 		r.ackMu.Unlock()
 		return
 	}
@@ -650,11 +669,13 @@ func (r *reader) watchHead(ctx context.Context) {
 	if len(gone) > 0 && related(head, gone) {
 		if len(head) > len(gone) {
 			r.unread = head
+			r.saveLocked()
 		}
 		r.ackMu.Unlock()
 		return
 	}
 	r.unread = head
+	r.saveLocked()
 	r.ackMu.Unlock()
 	r.m.claimCopy(ctx, filepath.Dir(r.curPath()), gone, 0)
 }
