@@ -311,6 +311,10 @@ type account struct {
 	perStreamLost                 map[int]int64
 	firstLostAt, lastLostAt       time.Duration
 	examples                      []lostLine // one per file
+	// contents counts the lines of each content of a file (between two
+	// truncations), how many of them arrived, and how many owed ones did
+	// not.
+	contents map[content]*[3]int64
 	// lostIn lists owed lines lost by the file that holds them (up to
 	// maxCheckedLost in all), to check that they are there.
 	lostIn  map[*fileHist][]int64
@@ -319,6 +323,12 @@ type account struct {
 
 // maxCheckedLost bounds how many lost lines are looked for on disk.
 const maxCheckedLost = 200_000
+
+// content is what a file held between two truncations.
+type content struct {
+	file *fileHist
+	gen  int32
+}
 
 type lostLine struct {
 	stream int
@@ -331,18 +341,25 @@ type lostLine struct {
 // time counted until end.
 func settle(streams []*stream, t *tally, tl *timeline, end time.Duration, examples int) *account {
 	a := &account{notKeepable: map[string]*[2]int64{}, lostByFate: map[string]int64{}, perStreamLost: map[int]int64{},
-		lostIn: map[*fileHist][]int64{}}
+		lostIn: map[*fileHist][]int64{}, contents: map[content]*[3]int64{}}
 	seenFile := map[*fileHist]bool{}
 	for _, s := range streams {
 		counts := t.counts[s.id]
 		for _, c := range s.chunks {
 			v := judge(c, tl, end)
+			cs := a.contents[content{c.file, c.gen}]
+			if cs == nil {
+				cs = new([3]int64)
+				a.contents[content{c.file, c.gen}] = cs
+			}
 			for q := c.first; q < c.first+int64(c.n); q++ {
 				a.written++
+				cs[0]++
 				n := int64(counts[q])
 				if n > 0 {
 					a.delivered++
 					a.duplicates += n - 1
+					cs[1]++
 				}
 				if v.keepable {
 					a.keepable++
@@ -363,6 +380,7 @@ func settle(streams []*stream, t *tally, tl *timeline, end time.Duration, exampl
 					a.lostNotKeepable++
 				default:
 					a.lostKeepable++
+					cs[2]++
 					a.lostByFate[fate(c.file, c.gen)]++
 					a.perStreamLost[s.id]++
 					if a.lostKeepable == 1 || c.at < a.firstLostAt {
@@ -420,11 +438,12 @@ func fate(h *fileHist, gen int32) string {
 
 // history describes a lost line: where it was written, what happened to
 // its file, and when the agent ran around that time.
-func (l lostLine) history(tl *timeline) string {
+func (l lostLine) history(a *account, tl *timeline) string {
 	var b strings.Builder
 	f := l.c.file
-	fmt.Fprintf(&b, "line %03d:%09d written at %s into file %d of stream %d in %s/ (its %s content); matched the pattern %s while the agent ran after the write\n",
-		l.stream, l.seq, secs(l.c.at), f.id, f.stream, filepath.Base(f.dir), ordinal(int(l.c.gen)+1), secs(l.v.matched))
+	cs := a.contents[content{f, l.c.gen}]
+	fmt.Fprintf(&b, "line %03d:%09d written at %s into file %d of stream %d in %s/ (its %s content, of whose %d lines %d arrived); matched the pattern %s while the agent ran after the write\n",
+		l.stream, l.seq, secs(l.c.at), f.id, f.stream, filepath.Base(f.dir), ordinal(int(l.c.gen)+1), cs[0], cs[1], secs(l.v.matched))
 	for _, e := range f.events {
 		fmt.Fprintf(&b, "    %s %s\n", secs(e.at), e.what)
 	}
@@ -492,4 +511,17 @@ func (a *account) notKeepableString() string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
+}
+
+// lostContents splits the owed lines lost between those of file contents
+// of which no line arrived, and those of contents that partly arrived.
+func (a *account) lostContents() (whole, part int64) {
+	for _, cs := range a.contents {
+		if cs[1] == 0 {
+			whole += cs[2]
+		} else {
+			part += cs[2]
+		}
+	}
+	return whole, part
 }
