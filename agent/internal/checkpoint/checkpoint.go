@@ -366,11 +366,9 @@ func (s *Store) Save() error {
 
 // write saves data as the current generation through a temporary file in
 // the same folder (written, fsynced), keeps the current file as the
-// previous generation (path.prev), renames the temporary file into place
-// and fsyncs the folder. A crash leaves the new, the current or the
-// previous generation whole, never a mix; the one case where the current
-// file is missing (a crash between the two renames) is what Open's fall
-// back to .prev is for.
+// previous generation (path.prev, a second link to it), renames the
+// temporary file into place and fsyncs the folder. A crash leaves the new or
+// the current generation whole at path, never a mix, never no file.
 func (s *Store) write(data []byte) error {
 	dir := filepath.Dir(s.path)
 	if err := os.MkdirAll(dir, DirMode); err != nil {
@@ -426,7 +424,31 @@ func createTemp(dir, prefix string) (*os.File, error) {
 	return nil, fmt.Errorf("create a temporary file %s* in %s: too many tries", prefix, dir)
 }
 
-// keepPrevious renames the current generation to path.prev, unless the
+// linkPrevious makes prev a second name of the current file (a hard link,
+// or a copy where the file system has none), through a temporary name:
+// the current file stays in place all along, so no crash leaves the folder
+// without it (a rename of it to .prev would, until the new one is renamed
+// in, and the fall back to .prev would then lose what the last save added).
+func (s *Store) linkPrevious(prev string) error {
+	tmp := prev + ".link"
+	_ = os.Remove(tmp)
+	if err := os.Link(s.path, tmp); err != nil {
+		data, rerr := os.ReadFile(s.path)
+		if rerr != nil {
+			return err
+		}
+		if werr := os.WriteFile(tmp, data, FileMode); werr != nil {
+			return err
+		}
+	}
+	if err := rename(tmp, prev); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// keepPrevious keeps the current generation as path.prev, unless the
 // current file is missing, not a file, or known to be damaged (it must not
 // replace a good .prev). When that fails the save goes on without a
 // previous generation: saving the current one matters more. The failure
@@ -440,12 +462,12 @@ func (s *Store) keepPrevious() {
 		return
 	}
 	prev := s.path + prevSuffix
-	err = rename(s.path, prev)
+	err = s.linkPrevious(prev)
 	if err != nil {
 		// A folder put at .prev since Open: move it aside and try again.
 		if pfi, perr := os.Lstat(prev); perr == nil && !pfi.Mode().IsRegular() {
 			if _, merr := moveAside(prev, false); merr == nil {
-				err = rename(s.path, prev)
+				err = s.linkPrevious(prev)
 			}
 		}
 	}
