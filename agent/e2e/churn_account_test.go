@@ -263,7 +263,6 @@ func (t *tally) malformedRecord(s string) {
 // outputTail reads an output as it grows, one whole line at a time, from
 // where it stopped the last time.
 type outputTail struct {
-	name    string
 	fetch   func(off int64) (io.ReadCloser, error) // nil, nil: nothing there yet
 	off     int64                                  // bytes consumed
 	partial []byte                                 // a last line without its newline yet
