@@ -298,14 +298,40 @@ func (m *Manager) run(ctx, readers context.Context) {
 	defer close(m.loop)
 	t := time.NewTicker(m.opts.ScanInterval)
 	defer t.Stop()
+	w := time.NewTicker(watchInterval)
+	defer w.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-w.C:
+			m.watchPushing(readers)
+			continue
 		case <-t.C:
 		case <-m.scanC:
 		}
 		m.scan(readers)
+	}
+}
+
+// watchInterval is how often the first bytes of the files whose readers
+// wait for room in the pipeline are looked at (watchHead): content that a
+// file holds for less than this while its reader waits may go unseen.
+const watchInterval = 200 * time.Millisecond
+
+// watchPushing runs watchHead for every reader that waits for room in the
+// pipeline.
+func (m *Manager) watchPushing(ctx context.Context) {
+	m.mu.Lock()
+	var pushing []*reader
+	for _, r := range m.readers {
+		if r.pushing.Load() {
+			pushing = append(pushing, r)
+		}
+	}
+	m.mu.Unlock()
+	for _, r := range pushing {
+		r.watchHead(ctx)
 	}
 }
 
@@ -334,7 +360,12 @@ func (m *Manager) onEvent(path string, op discover.Op) {
 // file that is gone leaves an orphan, the content that may live on in a copy.
 func (m *Manager) resume(ctx context.Context) {
 	dirs := map[string]map[fileID]string{} // directory listings, by identity
-	var moved []checkpoint.Entry
+	type changed struct {
+		e    checkpoint.Entry
+		f    *os.File // the file, with other content; nil when gone
+		path string
+	}
+	var later []changed
 	for _, e := range m.opts.Store.Files(m.opts.Pipeline) {
 		id := fileID{e.Dev, e.Ino}
 		f, size, path := openID(e.Path, id)
@@ -343,43 +374,56 @@ func (m *Manager) resume(ctx context.Context) {
 				f, size, path = openID(p, id)
 			}
 		}
-		if f == nil {
-			moved = append(moved, e)
-			continue
-		}
-		if !m.bind(ctx, f, id, path, size, e) {
-			moved = append(moved, e)
+		if f == nil || !m.bind(ctx, f, id, path, size, e) {
+			later = append(later, changed{e, f, path})
 		}
 	}
-	// Orphans last, so that a file with a checkpoint of its own is read
-	// from that checkpoint, not taken for a copy.
-	for _, e := range moved {
+	// Then the content that moved, so that a file with a checkpoint of its
+	// own is read from that checkpoint, not taken for a copy; and each
+	// copy is claimed (its checkpoint set) before the checkpoint of the
+	// content it came from is replaced.
+	for _, c := range later {
 		m.opts.Log.Info("file changed or gone since its checkpoint, looking for a copy of its content",
-			"pipeline", m.opts.Pipeline, "file", e.Path, "offset", e.Offset)
-		if _, bound := m.reader(fileID{e.Dev, e.Ino}); !bound {
-			m.opts.Store.Delete(m.opts.Pipeline, e.Dev, e.Ino)
-		}
-		m.addOrphan(ctx, orphan{dir: filepath.Dir(e.Path), sigLen: e.SigLen, sigHash: e.SigHash, offset: e.Offset})
+			"pipeline", m.opts.Pipeline, "file", c.e.Path, "offset", c.e.Offset)
+		m.rebind(ctx, c.f, c.path, c.e)
 	}
 }
 
-// bind starts the reader of a file that has a checkpoint. When the file
-// still holds the content the checkpoint describes, it is read from the
-// checkpoint (moved back to the start of its line if it is not at one);
-// otherwise it is read from 0 and bind returns false: the checkpointed content
-// was truncated away or replaced, and may live on in a copy.
+// rebind looks for the copies of what a checkpoint describes that its file
+// no longer holds, then reads the file (if it is still there, f not nil)
+// from 0 as new content.
+func (m *Manager) rebind(ctx context.Context, f *os.File, path string, e checkpoint.Entry) {
+	m.addOrphan(ctx, orphan{dir: filepath.Dir(e.Path), sigLen: e.SigLen, sigHash: e.SigHash, offset: max(e.Offset, 0)})
+	var head []byte
+	if f != nil {
+		head = readHead(f)
+	}
+	if e.UnreadLen > 0 && !sigOf(head, e.UnreadLen, e.UnreadHash) {
+		m.addOrphan(ctx, orphan{dir: filepath.Dir(e.Path), sigLen: e.UnreadLen, sigHash: e.UnreadHash})
+	}
+	if f == nil {
+		if _, bound := m.reader(fileID{e.Dev, e.Ino}); !bound {
+			m.opts.Store.Delete(m.opts.Pipeline, e.Dev, e.Ino)
+		}
+		return
+	}
+	m.startReader(ctx, f, fileID{e.Dev, e.Ino}, path, 0, !m.matcher.Match(path))
+}
+
+// bind starts the reader of a file that has a checkpoint, when the file
+// still holds the content the checkpoint describes: from the checkpoint,
+// moved back to the start of its line if it is not at one. It returns false,
+// and starts nothing, when the checkpointed content was truncated away or
+// replaced (rebind's case).
 func (m *Manager) bind(ctx context.Context, f *os.File, id fileID, path string, size int64, e checkpoint.Entry) bool {
-	released := !m.matcher.Match(path)
 	head := readHead(f)
+	if !sigOf(head, e.SigLen, e.SigHash) || e.Offset < 0 || e.Offset > size {
+		return false
+	}
 	if e.UnreadLen > 0 && !sigOf(head, e.UnreadLen, e.UnreadHash) {
 		// Content the file held while its reader could not look is gone
 		// from it, read nothing of: look for its copy.
 		m.addOrphan(ctx, orphan{dir: filepath.Dir(path), sigLen: e.UnreadLen, sigHash: e.UnreadHash})
-	}
-	same := sigOf(head, e.SigLen, e.SigHash)
-	if !same || e.Offset < 0 || e.Offset > size {
-		m.startReader(ctx, f, id, path, 0, released)
-		return false
 	}
 	off := lineStart(f, e.Offset, int64(m.maxLine))
 	if off != e.Offset {
@@ -387,7 +431,7 @@ func (m *Manager) bind(ctx context.Context, f *os.File, id fileID, path string, 
 		m.opts.Log.Warn("checkpoint is not at the start of a line, reading again from the start of its line",
 			"pipeline", m.opts.Pipeline, "file", path, "offset", e.Offset, "from", off)
 	}
-	m.startReader(ctx, f, id, path, off, released)
+	m.startReader(ctx, f, id, path, off, !m.matcher.Match(path))
 	return true
 }
 
@@ -495,17 +539,7 @@ func (m *Manager) scan(ctx context.Context) {
 		}
 	}
 	m.reportScanErrors(errs)
-	m.mu.Lock()
-	var pushing []*reader
-	for _, r := range m.readers {
-		if r.pushing.Load() {
-			pushing = append(pushing, r)
-		}
-	}
-	m.mu.Unlock()
-	for _, r := range pushing {
-		r.watchHead(ctx)
-	}
+	m.watchPushing(ctx)
 	// Files that no matching path leads to: read to the end, then let go.
 	m.mu.Lock()
 	for id, r := range m.readers {
@@ -565,7 +599,7 @@ func (m *Manager) openNew(ctx context.Context, df discover.File) error {
 	// 1. A checkpoint of this very file.
 	if e, ok := m.opts.Store.Get(m.opts.Pipeline, id.dev, id.ino); ok {
 		if !m.bind(ctx, f, id, df.Path, size, e) {
-			m.addOrphan(ctx, orphan{dir: filepath.Dir(e.Path), sigLen: e.SigLen, sigHash: e.SigHash, offset: e.Offset})
+			m.rebind(ctx, f, df.Path, e)
 		}
 		return nil
 	}

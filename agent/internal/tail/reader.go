@@ -603,43 +603,36 @@ func (r *reader) checkTruncated(ctx context.Context) bool {
 func (r *reader) truncated(ctx context.Context, why string) {
 	m := r.m
 	r.ackMu.Lock()
-	oldPrefix := r.prefix
+	oldPrefix, acked, gone := r.prefix, r.committed, r.unread
 	r.ackMu.Unlock()
-	// The copy starts where the original's checkpoint is, not where it was
-	// read to: the batches in flight may never be acknowledged (a crash),
-	// and the original's checkpoint is about to move to its new content.
-	acked := r.committedOffset()
 	m.opts.Log.Info("file truncated, reading it again from the start", "pipeline", m.opts.Pipeline,
 		"file", r.curPath(), "reason", why, "offset", r.carryOff, "acknowledged", acked)
 	m.met.errors("truncated")
-	m.claimCopy(ctx, filepath.Dir(r.curPath()), oldPrefix, acked)
+	// First the copies, each with a checkpoint of its own: the old content
+	// from where the original's checkpoint is, not from where it was read
+	// to (the batches in flight may never be acknowledged: a crash), and
+	// content the file held in between, seen by watchHead, unless it is
+	// what the file holds now.
+	dir := filepath.Dir(r.curPath())
+	m.claimCopy(ctx, dir, oldPrefix, acked)
+	if len(gone) > 0 && !related(gone, readHead(r.f)) {
+		m.claimCopy(ctx, dir, gone, 0)
+	}
+	// Then the checkpoint moves to the new content, at 0, in one step.
+	// Batches in flight from the old content still ack in order, but no
+	// longer move it (epoch).
 	r.carry = r.carry[:0]
 	r.carryOff, r.readOff, r.fedOff = 0, 0, 0
 	if r.framer != nil {
 		r.framer.Reset()
 	}
 	r.ackMu.Lock()
-	r.prefix, r.sigHash = nil, hashBytes(nil)
-	r.ackMu.Unlock()
-	r.checkSignature()
-	// Content the file held in between, seen by watchHead, that is not
-	// the content read from 0 now: it is gone from the file, read nothing of.
-	r.ackMu.Lock()
-	gone := r.unread
-	r.unread = nil
-	if len(r.prefix) > 0 && related(gone, r.prefix) {
-		gone = nil
-	}
-	r.ackMu.Unlock()
-	m.claimCopy(ctx, filepath.Dir(r.curPath()), gone, 0)
-	// Batches in flight from the old content still ack in order; the
-	// checkpoint then points into the old content until a new batch lands,
-	// which the signature check on restart resolves (a new file from 0).
-	r.ackMu.Lock()
 	r.epoch++
 	r.committed = 0
+	r.prefix, r.sigHash, r.unread = nil, hashBytes(nil), nil
 	r.saveLocked()
 	r.ackMu.Unlock()
+	r.checkSignature()
 }
 
 // watchHead is called by the manager's scan while the reader waits for room
@@ -674,10 +667,14 @@ func (r *reader) watchHead(ctx context.Context) {
 		r.ackMu.Unlock()
 		return
 	}
+	r.ackMu.Unlock()
+	// The copy of the content that went is claimed (and has its own
+	// checkpoint) before the checkpoint forgets that content.
+	r.m.claimCopy(ctx, filepath.Dir(r.curPath()), gone, 0)
+	r.ackMu.Lock()
 	r.unread = head
 	r.saveLocked()
 	r.ackMu.Unlock()
-	r.m.claimCopy(ctx, filepath.Dir(r.curPath()), gone, 0)
 }
 
 // related reports whether one of a and b starts with the other.
