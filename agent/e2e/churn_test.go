@@ -30,7 +30,7 @@ import (
 //	E2E_CHURN_SECS     how long the files churn and the agent is killed (default 60)
 //	E2E_CHURN_SEED     the seed of every random decision (default: random; always printed)
 //	E2E_CHURN_KBPS     KiB/s written, all files together (default 2048; 1024 under the race detector)
-//	E2E_CHURN_STREAMS  files written at the same time in the busy folder (default 50; the calm one has 1)
+//	E2E_CHURN_STREAMS  files written at the same time in the busy folder (default 50; the calm ones have 1 each)
 //	E2E_CHURN_KEEP     rotated generations kept per file, older ones deleted (default 0: keep all)
 type churnConfig struct {
 	dur     time.Duration
@@ -47,7 +47,8 @@ type churnConfig struct {
 // inotify events that make the agent rescan it all the time. A calm one,
 // with one file, is rescanned when that file is created or renamed and by
 // the periodic scan (every second): what happens between two scans goes
-// unseen there, and races with the scan show.
+// unseen there, and races with the scan show. There are three calm
+// folders, to meet those races three times as often.
 type churnFolder struct {
 	name     string
 	writers  int // streamWriters
@@ -83,7 +84,7 @@ func churnConfigFromEnv(t *testing.T) churnConfig {
 	streams := max(num("E2E_CHURN_STREAMS", 50), 1)
 	cfg := churnConfig{
 		dur:     time.Duration(num("E2E_CHURN_SECS", 60)) * time.Second,
-		folders: []churnFolder{{"busy", streams, max(streams/5, 1)}, {"calm", 1, 1}},
+		folders: []churnFolder{{"busy", streams, max(streams/5, 1)}, {"calm1", 1, 1}, {"calm2", 1, 1}, {"calm3", 1, 1}},
 		rate:    num("E2E_CHURN_KBPS", kbps) << 10,
 		keep:    num("E2E_CHURN_KEEP", 0),
 		seed:    rand.Uint64(),
@@ -96,11 +97,12 @@ func churnConfigFromEnv(t *testing.T) churnConfig {
 	return cfg
 }
 
-// TestChurn writes lines into 50 files of a busy folder and 1 of a calm
-// one (each folder its own pipeline) at a few MB/s in all, while rotating
-// each file every 0.5–3 s in every way (rename out of the pattern, rename
-// within it, copytruncate, delete while open, truncate in place), and
-// creates short-lived files renamed out of the pattern within 0.1–1 s. The
+// TestChurn writes lines into 50 files of a busy folder and 1 in each of
+// three calm ones (each folder its own pipeline) at a few MB/s in all,
+// while rotating each file every 0.5–3 s in every way (rename out of the
+// pattern, rename within it, copytruncate, delete while open, truncate in
+// place), and creates short-lived files renamed out of the pattern within
+// 0.1–1 s. The
 // agent is killed with SIGKILL every 0.5–3 s of running and restarted at
 // once; at the end it runs until the output stops growing, and is stopped
 // with SIGTERM. One subtest per output: flusher_file, and flusher_sls into
