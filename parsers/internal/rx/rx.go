@@ -6,9 +6,36 @@
 // their repetitions ([^x]*, \S+, \d+, .*, [\d.]+ …) with capture groups
 // around them, run on a specialised backtracking scanner that needs no
 // allocation; everything else runs on Go's regexp. The scanner gives the
-// same result as regexp (leftmost-first, Perl order) and falls back to it
-// for a value when its step budget runs out; the tests check both against
-// each other.
+// same result as regexp (leftmost-first, Perl order); the tests check both
+// against each other.
+//
+// # Linear time
+//
+// Log content is attacker-controlled, and a backtracking scanner can be
+// made to rescan the value once per place it backtracks to: (a*)(a*)b over
+// a line of a's is quadratic, (a*)(a*)(a*)b cubic. So the scanner counts
+// its work in bytes examined — every byte a run of a class looks at (plus
+// one per item visited), every byte of a literal compared, every byte a
+// backward search for the next literal passes over, again on each rescan
+// after backtracking — and gives up once the work passes
+// (workPerByte-1)·n + workConst for a value of n bytes. The value then goes
+// to Go's regexp, which is linear in the value. The work is added up and
+// checked at the end of each stretch of items matched without a choice
+// (so the straight path costs no bookkeeping per item), and a stretch
+// examines at most n bytes plus a constant of the pattern (its slack), so
+// a value never costs the scanner more than maxWork(n) = workPerByte·n +
+// workConst + slack bytes, and then at most one regexp match, whatever the
+// pattern.
+//
+// The alternative, refusing at Compile the shapes that can backtrack
+// super-linearly (an unbounded item followed by one that can start inside
+// its run), would send most log patterns to regexp: ([^"]*) followed by a
+// space, (\S+) (.*) (\S+), .*Mozilla.* all have that shape, yet on real
+// lines they rescan little or nothing. The budget keeps them on the scanner
+// (an access-log line costs about one byte of work per byte: each run stops
+// at the delimiter that follows it), and only the values that would make a
+// pattern backtrack far pay for the wasted scan and then the regexp match
+// (about 10% more than regexp alone in BenchmarkWorstCase).
 package rx
 
 import (
@@ -28,6 +55,9 @@ type Regexp struct {
 	// risky: a backtracked split can fall inside a multi-byte rune, so a
 	// value with non-ASCII bytes goes to regexp.
 	risky bool
+	// slack: the pattern's share of the longest stretch (see run): one
+	// per item and the longest literal.
+	slack int
 }
 
 type item struct {
@@ -36,6 +66,10 @@ type item struct {
 	min, max int // max < 0: unbounded
 	lazy     bool
 	high     bool // the class holds bytes >= 0x80
+	// straight: a class item followed by a literal that cannot start
+	// inside its run, so the run must be maximal (greedy or lazy alike):
+	// no choice to make.
+	straight bool
 }
 
 // Compile parses expr (Go RE2 syntax) as a full-match pattern.
@@ -53,9 +87,24 @@ func Compile(expr string) (*Regexp, error) {
 		if c.walk(tree) && len(c.caps) == re.NumSubexp()+1 {
 			r.prog, r.caps, r.fast = c.items, c.caps[1:], true
 			r.risky = risky(r.prog)
+			for i := 0; i+1 < len(r.prog); i++ {
+				it, next := &r.prog[i], &r.prog[i+1]
+				it.straight = it.class != nil && next.class == nil && !it.class[next.lit[0]]
+			}
+			r.slack = len(r.prog) + 1
+			for _, it := range r.prog {
+				r.slack = max(r.slack, len(r.prog)+len(it.lit))
+			}
 		}
 	}
 	return r, nil
+}
+
+// maxWork is the most work the scanner does on a value of n bytes: it
+// gives up once its work passes (workPerByte-1)·n + workConst, at the end
+// of a stretch, and a stretch costs at most n + slack.
+func (r *Regexp) maxWork(n int) int {
+	return workPerByte*n + workConst + r.slack
 }
 
 // MustCompile is Compile that panics on an error (tests).
@@ -76,14 +125,27 @@ func (r *Regexp) Fast() bool { return r.fast }
 // String is the pattern as given to Compile, wrapped for a full match.
 func (r *Regexp) String() string { return r.re.String() }
 
+// The scanner's work bound for a value of n bytes: workPerByte·n +
+// workConst bytes examined, plus the pattern's slack (maxWork).
+const (
+	workPerByte = 8
+	workConst   = 1024
+)
+
 // Matcher holds the scratch space of one goroutine's matches.
 type Matcher struct {
 	bound []int
 	idx   []int
-	steps int
-	limit int
 	s     []byte
 	prog  []item
+	// left is what is left of the scan's budget; work is the bytes the
+	// scanner examined in the last Match, never more than maxWork; out
+	// says the budget ran out; slow says the last Match ran on regexp (for
+	// any reason). The tests read work and slow.
+	left int
+	work int
+	out  bool
+	slow bool
 }
 
 // Match reports whether r matches all of s and returns the group bounds as
@@ -91,11 +153,13 @@ type Matcher struct {
 // value, -1 for a group that did not take part). The slice is reused by the
 // next call on m.
 func (r *Regexp) Match(m *Matcher, s []byte) ([]int, bool) {
+	m.work, m.slow = 0, false
 	if r.fast && !(r.risky && !ascii(s)) {
-		if idx, ok, done := r.scan(m, s); done {
+		if idx, ok, done := r.scan(m, s, (workPerByte-1)*len(s)+workConst); done {
 			return idx, ok
 		}
 	}
+	m.slow = true
 	idx := r.re.FindSubmatchIndex(s)
 	if idx == nil {
 		return nil, false
@@ -118,20 +182,20 @@ func ascii(s []byte) bool {
 	return true
 }
 
-// scan runs the scanner; done is false when it gave up (budget).
-func (r *Regexp) scan(m *Matcher, s []byte) (idx []int, ok, done bool) {
+// scan runs the scanner, which gives up once its work passes limit
+// bytes; done is false when it gave up.
+func (r *Regexp) scan(m *Matcher, s []byte, limit int) (idx []int, ok, done bool) {
 	if cap(m.bound) < len(r.prog)+1 {
 		m.bound = make([]int, len(r.prog)+1)
 	}
 	m.bound = m.bound[:len(r.prog)+1]
-	m.s, m.prog, m.steps, m.limit = s, r.prog, 0, 8*len(s)+256
+	m.s, m.prog = s, r.prog
+	m.left, m.out = limit, false
 	ok = m.run(0, 0)
 	m.s, m.prog = nil, nil
-	if m.steps > m.limit {
-		return nil, false, false
-	}
+	m.work = limit - m.left
 	if !ok {
-		return nil, false, true
+		return nil, false, !m.out
 	}
 	n := 2 * (len(r.caps) + 1)
 	if cap(m.idx) < n {
@@ -145,21 +209,105 @@ func (r *Regexp) scan(m *Matcher, s []byte) (idx []int, ok, done bool) {
 	return idx, true, true
 }
 
-func (m *Matcher) run(i, pos int) bool {
-	m.steps++
-	if m.steps > m.limit {
+// spend takes c bytes of work from the budget and reports whether it is
+// still there; when it is not, m.out is set, and every caller returns
+// false at once.
+func (m *Matcher) spend(c int) bool {
+	m.left -= c
+	if m.left < 0 {
+		m.out = true
 		return false
 	}
-	s := m.s
-	for {
-		m.bound[i] = pos
-		if i == len(m.prog) {
-			return pos == len(s)
+	return true
+}
+
+// run matches items i0… at pos0. The work is charged when a stretch
+// ends (see stretch): the items matched one after the other without a
+// choice cost the bytes they advanced over plus one each (the byte that
+// ended a run, or the visit), the item that ends the stretch what it
+// examined. A stretch costs at most len(s) plus the pattern's slack, so the
+// work is never more than that over the limit.
+func (m *Matcher) run(i0, pos0 int) bool {
+	i, pos, n := m.stretch(i0, pos0)
+	cost := pos - pos0 + i - i0
+	if i == len(m.prog) {
+		m.spend(cost)
+		return pos == len(m.s)
+	}
+	it := &m.prog[i]
+	if n < 0 {
+		// A literal that did not match: HasPrefix compares at most
+		// len(lit) bytes.
+		m.spend(cost + len(it.lit))
+		return false
+	}
+	if n < it.min || i+1 == len(m.prog) {
+		m.spend(cost + n + 1)
+		if n < it.min || pos+n != len(m.s) {
+			return false
 		}
-		it := &m.prog[i]
+		m.bound[i+1] = len(m.s)
+		return true
+	}
+	// A choice: where the run of item i ends.
+	if !m.spend(cost + n + 1) {
+		return false
+	}
+	if it.lazy {
+		for k := it.min; k <= n; k++ {
+			if m.run(i+1, pos+k) {
+				return true
+			}
+			if m.out {
+				return false
+			}
+		}
+		return false
+	}
+	next := &m.prog[i+1]
+	for k := n; k >= it.min; k-- {
+		if next.class == nil {
+			// Jump to the last place the literal can start, searching
+			// s[lo:hi] backwards.
+			lo, hi := pos+it.min, min(pos+k+1, len(m.s))
+			j := bytes.LastIndexByte(m.s[lo:hi], next.lit[0])
+			if j < 0 {
+				m.spend(hi - lo)
+				return false
+			}
+			if !m.spend(hi - lo - j) {
+				return false
+			}
+			k = it.min + j
+		}
+		if m.run(i+1, pos+k) {
+			return true
+		}
+		if m.out {
+			return false
+		}
+	}
+	return false
+}
+
+// stretch matches items from i at pos as long as there is no choice to
+// make, and returns the item it stopped at, where, and what that item
+// found: i == len(prog) at the end of the pattern; otherwise n < 0 for a
+// literal that does not match there, else the length of the longest run of
+// the class item i (up to its max), which is either too short, the
+// pattern's last item, or one whose end is a choice. Item bounds are
+// recorded on the way.
+func (m *Matcher) stretch(i, pos int) (int, int, int) {
+	s, prog, bound := m.s, m.prog, m.bound
+	for {
+		bound[i] = pos
+		if i == len(prog) {
+			return i, pos, 0
+		}
+		it := &prog[i]
 		if it.class == nil {
 			if !bytes.HasPrefix(s[pos:], it.lit) {
-				return false
+				return i, pos, -1
 			}
 			pos += len(it.lit)
 			i++
@@ -169,58 +317,44 @@ func (m *Matcher) run(i, pos int) bool {
 		if it.max >= 0 && it.max < limit {
 			limit = it.max
 		}
-		n := 0
-		cl := it.class
-		for n < limit && cl[s[pos+n]] {
-			n++
+		n := span(it.class, s[pos:pos+limit])
+		if n < it.min || !it.straight {
+			return i, pos, n
 		}
-		if n < it.min {
-			return false
-		}
-		if i+1 == len(m.prog) {
-			if pos+n != len(s) {
-				return false
-			}
-			m.bound[i+1] = len(s)
-			return true
-		}
-		next := &m.prog[i+1]
-		if next.class == nil && !cl[next.lit[0]] {
-			// The next literal cannot start inside the run: the run must
-			// be maximal (greedy or lazy alike).
-			pos += n
-			i++
-			continue
-		}
-		if it.lazy {
-			for k := it.min; k <= n; k++ {
-				if m.run(i+1, pos+k) {
-					return true
-				}
-				if m.steps > m.limit {
-					return false
-				}
-			}
-			return false
-		}
-		for k := n; k >= it.min; k-- {
-			if next.class == nil {
-				// Jump to the last place the literal can start.
-				j := bytes.LastIndexByte(s[pos+it.min:min(pos+k+1, len(s))], next.lit[0])
-				if j < 0 {
-					return false
-				}
-				k = it.min + j
-			}
-			if m.run(i+1, pos+k) {
-				return true
-			}
-			if m.steps > m.limit {
-				return false
-			}
-		}
-		return false
+		pos += n
+		i++
 	}
+}
+
+// span is the length of the run of cl's bytes that b starts with,
+// unrolled by four. Not inlined: in stretch, its loop would not keep its
+// registers.
+//
+//go:noinline
+func span(cl *[256]bool, b []byte) int {
+	_ = cl[0]
+	i := 0
+	for ; i+4 <= len(b); i += 4 {
+		w := b[i : i+4]
+		if !cl[w[0]] {
+			return i
+		}
+		if !cl[w[1]] {
+			return i + 1
+		}
+		if !cl[w[2]] {
+			return i + 2
+		}
+		if !cl[w[3]] {
+			return i + 3
+		}
+	}
+	for ; i < len(b); i++ {
+		if !cl[b[i]] {
+			return i
+		}
+	}
+	return len(b)
 }
 
 // risky reports whether backtracking can split a multi-byte rune: a class
