@@ -430,52 +430,26 @@ func runChurn(t *testing.T, cfg churnConfig, output string) {
 	}
 	streams := w.stop(t)
 
-	// The final run: no more kills or writes; wait until the output stops
-	// growing (or has every owed line).
+	// The final run: no more kills or writes.
 	written := make([]int64, len(streams))
 	for i, s := range streams {
 		written[i] = s.seq
 	}
 	tal := newTally(streams[0].lines, written)
-	var outs []*outputTail
+	var outs outputs
 	for _, f := range cfg.folders {
 		outs = append(outs, &outputTail{consume: tal.record,
 			fetch: func(off int64) (io.ReadCloser, error) { return rig.fetch(f.name, off) }})
 	}
-	pollOutputs := func() bool {
-		grew := false
-		for _, o := range outs {
-			n, err := o.poll()
-			require.NoError(t, err)
-			grew = grew || n > 0
-		}
-		return grew
-	}
 	final := clk.now()
-	lastGrowth := final
-	var ending string
-	for ending == "" {
-		grew := pollOutputs()
-		now := clk.now()
-		if grew {
-			lastGrowth = now
-		}
-		switch {
-		case now-final >= keepMin+time.Second && now-lastGrowth >= churnSettled && owedArrived(streams, tal, &k.tl, now):
-			ending = "every owed line arrived"
-		case now-lastGrowth >= churnQuiet:
-			ending = fmt.Sprintf("the output did not grow for %s", churnQuiet)
-		case now-final >= churnGiveUp:
-			ending = fmt.Sprintf("gave up after %s", churnGiveUp)
-		default:
-			time.Sleep(500 * time.Millisecond) // the interval of polling the output
-		}
-	}
+	ending := outs.await(t, clk, func(now time.Duration) bool {
+		return now-final >= keepMin+time.Second && owedArrived(streams, tal, &k.tl, now)
+	})
 	end := clk.now()
 	if code := k.stop(); code != 0 {
 		t.Errorf("exit code %d after SIGTERM; log:\n%s", code, k.agent.stderr.String())
 	}
-	pollOutputs() // what the shutdown flushed
+	outs.poll(t) // what the shutdown flushed
 	for _, o := range outs {
 		if len(o.partial) > 0 {
 			tal.malformedRecord(string(o.partial))
@@ -484,6 +458,44 @@ func runChurn(t *testing.T, cfg churnConfig, output string) {
 
 	a := settle(streams, tal, &k.tl, end, 8)
 	report(t, cfg, output, k, rig, streams, tal, a, end-final, ending)
+}
+
+// outputs are the outputs of the pipelines.
+type outputs []*outputTail
+
+// poll reads what was added to the outputs and tells whether they grew.
+func (outs outputs) poll(t *testing.T) bool {
+	grew := false
+	for _, o := range outs {
+		n, err := o.poll()
+		require.NoError(t, err)
+		grew = grew || n > 0
+	}
+	return grew
+}
+
+// await reads the outputs until done (every owed line arrived) holds and
+// they did not grow for churnSettled, or they did not grow for
+// churnQuiet, or churnGiveUp passed, and says which.
+func (outs outputs) await(t *testing.T, clk *clock, done func(now time.Duration) bool) string {
+	start := clk.now()
+	lastGrowth := start
+	for {
+		grew := outs.poll(t)
+		now := clk.now()
+		if grew {
+			lastGrowth = now
+		}
+		switch {
+		case now-lastGrowth >= churnSettled && done(now):
+			return "every owed line arrived"
+		case now-lastGrowth >= churnQuiet:
+			return fmt.Sprintf("the output did not grow for %s", churnQuiet)
+		case now-start >= churnGiveUp:
+			return fmt.Sprintf("gave up after %s", churnGiveUp)
+		}
+		time.Sleep(500 * time.Millisecond) // the interval of polling the outputs
+	}
 }
 
 // churnWriters are the running writer goroutines.
