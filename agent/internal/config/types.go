@@ -54,6 +54,12 @@ type Plugin struct {
 	// Params are the other keys, as parsed: maps are map[string]any, lists
 	// []any, numbers int or float64, whether the file was YAML or JSON.
 	Params map[string]any
+	// Pipeline and File name the pipeline the entry belongs to and its
+	// file, for the processor's log lines; set when the pipeline's
+	// processors are built ("" for a processor built on its own). Not
+	// config: never encoded.
+	Pipeline string `json:"-"`
+	File     string `json:"-"`
 }
 
 // InputFile is the `input_file` plugin. LoongCollector's container keys

@@ -246,6 +246,7 @@ func ShutdownProcessors(ctx context.Context, procs []Processor) {
 func BuildProcessors(cfg *config.Pipeline, reg *Registry) ([]Processor, error) {
 	var out []Processor
 	for _, pc := range cfg.Processors {
+		pc.Pipeline, pc.File = cfg.Name, cfg.File
 		proc, err := reg.Build(pc)
 		if err != nil {
 			ShutdownProcessors(context.Background(), out)

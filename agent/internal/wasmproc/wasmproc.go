@@ -148,12 +148,16 @@ func (f *factory) create(p config.Plugin) (pipeline.Processor, error) {
 		return nil, err
 	}
 	name := strings.TrimSuffix(filepath.Base(path), ".wasm")
+	log := f.log()
+	if p.Pipeline != "" {
+		log = log.With("pipeline", p.Pipeline)
+	}
 	proc := &Processor{
 		module:  name,
 		path:    path,
 		pin:     cfg.Sha256,
 		procID:  fmt.Sprintf("%d_%s", p.Index, p.Type),
-		log:     f.log().With("processor", fmt.Sprintf("%d_%s", p.Index, p.Type), "module", name),
+		log:     log.With("processor", fmt.Sprintf("%d_%s", p.Index, p.Type), "module", name),
 		metrics: f.opts.Metrics,
 		watch:   f.w,
 		mcfg: runtime.ModuleConfig{
@@ -172,7 +176,11 @@ func (f *factory) create(p config.Plugin) (pipeline.Processor, error) {
 		// tagged with why, so nothing is lost while someone fixes it (a good
 		// file in its place is loaded by the watcher).
 		proc.refuse(err)
-		proc.log.Error("wasm module refused: records pass on unparsed with "+ErrorKey, "path", path, "sha256", sum, "err", err)
+		attrs := []any{"path", path, "sha256", sum, "err", err}
+		if p.File != "" {
+			attrs = append([]any{"file", p.File}, attrs...)
+		}
+		proc.log.Error("wasm module refused: records pass on unparsed with "+ErrorKey, attrs...)
 	} else {
 		proc.mod.Store(mod)
 		proc.sha = sum
