@@ -395,3 +395,62 @@ func TestSignatureSavedBeforeAcknowledgement(t *testing.T) {
 	startManager(t, h.restart(s))
 	assert.ElementsMatch(t, append(append([]string{}, want...), after...), s.waitN(t, 55))
 }
+
+// A held file (it starts like another file being read) gets lines, then is
+// copytruncated while the agent is down: its checkpoint must carry the
+// first bytes it had, so that the restart knows the content moved and reads
+// the copy.
+func TestHeldFileCopiedWhileDown(t *testing.T) {
+	h := newHarness(t, defaultInput("$DIR/*.log"), 4096)
+	want, text := lines("held", 20)
+	h.write("app.1.log", "generation 0\n"+text+"more of generation 0\n")
+	h.start()
+	h.sink.waitN(t, 22)
+	h.write("app.log", "") // held: app.1.log starts like it
+	id := h.stat("app.log")
+	require.Eventually(t, func() bool {
+		_, ok := h.store.Get("test", uint64(id.Dev), id.Ino)
+		return ok
+	}, 5*time.Second, 10*time.Millisecond, "the held file has no checkpoint")
+	h.write("app.log", "generation 0\n"+text) // still held: app.1.log starts like it
+	require.Eventually(t, func() bool {
+		e, ok := h.store.Get("test", uint64(id.Dev), id.Ino)
+		return ok && e.SigLen > len("generation 0\n")
+	}, 5*time.Second, 10*time.Millisecond, "the held file's checkpoint does not carry its first bytes")
+	// A crash: the checkpoints as they are now are what the next run
+	// finds; what the agent delivered so far is all it delivered.
+	snap, err := checkpoint.Open(filepath.Join(t.TempDir(), "snap.json"), time.Hour, nil)
+	require.NoError(t, err)
+	snap.Register("test")
+	for _, e := range h.store.Files("test") {
+		snap.Set("test", e)
+	}
+	delivered := h.sink.got()[22:]
+	h.stop()
+
+	h.copyTruncate("app.log", "app.log.2")
+	after, more := lines("after", 3)
+	h.write("app.log", more)
+	s := &sink{}
+	m, err := New(Options{
+		Pipeline: "test", Input: h.m.opts.Input, Store: snap, Sink: s, Pool: batch.NewPool(4096),
+		ScanInterval: h.m.opts.ScanInterval, ReleaseQuiet: 200 * time.Millisecond, ReadSize: 4096,
+	})
+	require.NoError(t, err)
+	startManager(t, m)
+	missing := func() []string {
+		got := map[string]bool{}
+		for _, l := range append(append([]string{}, delivered...), s.got()...) {
+			got[l] = true
+		}
+		var out []string
+		for _, l := range append(append([]string{"generation 0"}, want...), after...) {
+			if !got[l] {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	require.Eventually(t, func() bool { return len(missing()) == 0 }, 5*time.Second, 10*time.Millisecond,
+		"lines of the held file lost")
+}

@@ -195,6 +195,14 @@ func (r *reader) settle(ctx context.Context) bool {
 				return true
 			}
 		}
+		// Still held: its checkpoint (at 0) carries the first bytes as they
+		// grow, so that a restart after the file was copytruncated knows
+		// the content it held and looks for its copy.
+		r.ackMu.Lock()
+		if len(head) > len(r.prefix) && bytes.HasPrefix(head, r.prefix) {
+			r.adoptLocked(head)
+		}
+		r.ackMu.Unlock()
 		if r.m.draining.Load() {
 			return false
 		}
