@@ -105,7 +105,8 @@ func churnConfigFromEnv(t *testing.T) churnConfig {
 // 0.1–1 s. The
 // agent is killed with SIGKILL every 0.5–3 s of running and restarted at
 // once; at the end it runs until the output stops growing, and is stopped
-// with SIGTERM. One subtest per output: flusher_file, and flusher_sls into
+// with SIGTERM. One subtest per output, side by side (each its own agent,
+// folders and writers): flusher_file, and flusher_sls into
 // sls-local answering about 15 % of requests with a fault (503, 403
 // WriteQuotaExceed, a timeout, a connection reset, a 200 lost after the
 // logs were stored).
@@ -131,7 +132,10 @@ func TestChurn(t *testing.T) {
 	fmt.Fprintf(os.Stderr, "TestChurn: E2E_CHURN_SEED=%d E2E_CHURN_SECS=%d (%d files, %d KiB/s)\n",
 		cfg.seed, int(cfg.dur.Seconds()), cfg.writers(), cfg.rate>>10)
 	for _, output := range []string{"file", "sls"} {
-		t.Run(output, func(t *testing.T) { runChurn(t, cfg, output) })
+		t.Run(output, func(t *testing.T) {
+			t.Parallel()
+			runChurn(t, cfg, output)
+		})
 	}
 }
 
