@@ -23,7 +23,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // keepMin is how long, in total, a file must match the pattern while the
@@ -523,4 +526,70 @@ func (a *account) lostContents() (whole, part int64) {
 		}
 	}
 	return whole, part
+}
+
+// TestChurnJudge checks the rule of owed lines on hand-made histories.
+func TestChurnJudge(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	const end = 10 * time.Second
+	// The agent ran 0–2 s, 2.3–2.5 s, 2.6 s–end.
+	var tl timeline
+	for _, s := range []span{{0, ms(2000)}, {ms(2300), ms(2500)}, {ms(2600), end}} {
+		tl.begin(s.from)
+		tl.end(s.to)
+	}
+	require.Equal(t, ms(300), tl.ran(ms(1800), ms(2400)))
+	require.Equal(t, ms(300), tl.ran(ms(2200), ms(2700)))
+
+	// file is created at 1 s and renamed out of the pattern at renameAt.
+	file := func(renameAt time.Duration) *fileHist {
+		h := newFileHist(0, 0, "logs", "s000.log", ms(1000))
+		h.renamed(renameAt, renameAt, "s000.log.1")
+		return h
+	}
+	line := func(h *fileHist, at time.Duration) chunk {
+		return chunk{n: 1, gen: int32(len(h.truncs)), at: at, file: h}
+	}
+
+	// 0.6 s in the pattern while the agent ran: owed.
+	v := judge(line(file(ms(1900)), ms(1300)), &tl, end)
+	require.True(t, v.keepable, v.why)
+	require.Equal(t, ms(600), v.matched)
+	// 0.4 s only: written at 1.8, the agent down 2.0–2.3 and 2.5–2.6,
+	// renamed at 2.6: 0.2 + 0.2.
+	v = judge(line(file(ms(2600)), ms(1800)), &tl, end)
+	require.False(t, v.keepable)
+	require.Equal(t, ms(400), v.matched)
+	// Pieces add up: renamed at 2.7 gives 0.2 + 0.2 + 0.1.
+	v = judge(line(file(ms(2700)), ms(1800)), &tl, end)
+	require.True(t, v.keepable, v.why)
+
+	// Truncated in place: not owed, however long it matched.
+	h := newFileHist(0, 0, "logs", "s000.log", ms(1000))
+	c := line(h, ms(1100))
+	h.truncated(ms(5000), nil)
+	require.Equal(t, "truncated in place", judge(c, &tl, end).why)
+	// copytruncate: owed if it matched long enough before the truncation
+	// and the copy stays.
+	h = newFileHist(0, 0, "logs", "s000.log", ms(1000))
+	early, late := line(h, ms(1100)), line(h, ms(4800))
+	cp := newFileHist(1, 0, "logs", "s000.log.1", ms(5000))
+	h.truncated(ms(5000), cp)
+	after := line(h, ms(5100))
+	require.True(t, judge(early, &tl, end).keepable)
+	require.Equal(t, cp, judge(early, &tl, end).holder)
+	require.False(t, judge(late, &tl, end).keepable, "0.2 s before the truncation")
+	require.True(t, judge(after, &tl, end).keepable, "the new content, still in the live file")
+	cp.removed(ms(9000), "pruned")
+	require.Equal(t, "pruned", judge(early, &tl, end).why)
+	// Deleted while open.
+	h = newFileHist(0, 0, "logs", "s000.log", ms(1000))
+	c = line(h, ms(1100))
+	h.removed(ms(5000), "deleted while open")
+	require.Equal(t, "deleted while open", judge(c, &tl, end).why)
+	// Renamed within the pattern: matches until the end.
+	h = newFileHist(0, 0, "logs", "s000.log", ms(1000))
+	c = line(h, ms(9400))
+	h.renamed(ms(9500), ms(9500), "s000.1.log")
+	require.True(t, judge(c, &tl, end).keepable)
 }
