@@ -21,6 +21,7 @@ import (
 
 	"github.com/wasmtail/wasmtail/agent/internal/batch"
 	"github.com/wasmtail/wasmtail/agent/internal/checkpoint"
+	"github.com/wasmtail/wasmtail/agent/internal/config"
 )
 
 // lines returns n numbered lines "tag-i" and the text of the file that holds
@@ -36,16 +37,30 @@ func lines(tag string, n int) ([]string, string) {
 	return out, sb.String()
 }
 
+// newManager builds (does not start) a manager of the pipeline "test"
+// over the files of in, with the test's timings.
+func newManager(t *testing.T, in config.InputFile, st *checkpoint.Store, s Sink, scan time.Duration) *Manager {
+	t.Helper()
+	m, err := New(Options{
+		Pipeline: "test", Input: in, Store: st, Sink: s, Pool: batch.NewPool(4096),
+		ScanInterval: scan, ReleaseQuiet: 200 * time.Millisecond, ReadSize: 4096,
+	})
+	require.NoError(t, err)
+	return m
+}
+
+// newStore opens an empty checkpoint store in a folder of its own.
+func newStore(t *testing.T) *checkpoint.Store {
+	t.Helper()
+	st, err := checkpoint.Open(filepath.Join(t.TempDir(), "cp.json"), time.Hour, nil)
+	require.NoError(t, err)
+	return st
+}
+
 // restart builds a second manager of the same pipeline on the same
 // checkpoint store, as the agent does after a restart.
 func (h *harness) restart(s Sink) *Manager {
-	h.t.Helper()
-	m, err := New(Options{
-		Pipeline: "test", Input: h.m.opts.Input, Store: h.store, Sink: s, Pool: batch.NewPool(4096),
-		ScanInterval: h.m.opts.ScanInterval, ReleaseQuiet: 200 * time.Millisecond, ReadSize: 4096,
-	})
-	require.NoError(h.t, err)
-	return m
+	return newManager(h.t, h.m.opts.Input, h.store, s, h.m.opts.ScanInterval)
 }
 
 func startManager(t *testing.T, m *Manager) {
@@ -214,14 +229,9 @@ func (s *holdSink) records() int {
 func TestCopyTruncateWithBatchesInFlight(t *testing.T) {
 	dir := t.TempDir()
 	in := defaultInput(dir + "/*.log")
-	st, err := checkpoint.Open(filepath.Join(t.TempDir(), "cp.json"), time.Hour, nil)
-	require.NoError(t, err)
+	st := newStore(t)
 	hs := &holdSink{}
-	m, err := New(Options{
-		Pipeline: "test", Input: in, Store: st, Sink: hs, Pool: batch.NewPool(4096),
-		ScanInterval: 50 * time.Millisecond, ReleaseQuiet: 200 * time.Millisecond, ReadSize: 4096,
-	})
-	require.NoError(t, err)
+	m := newManager(t, in, st, hs, 50*time.Millisecond)
 	h := &harness{t: t, dir: dir, store: st, m: m}
 	want, text := lines("inflight", 300)
 	h.write("app.log", text)
@@ -319,14 +329,9 @@ func (s *gateSink) Push(ctx context.Context, b *batch.Batch) error {
 func TestContentBetweenTwoTruncationsWhileBlocked(t *testing.T) {
 	dir := t.TempDir()
 	in := defaultInput(dir + "/*.log")
-	st, err := checkpoint.Open(filepath.Join(t.TempDir(), "cp.json"), time.Hour, nil)
-	require.NoError(t, err)
+	st := newStore(t)
 	gs := &gateSink{open: make(chan struct{})}
-	m, err := New(Options{
-		Pipeline: "test", Input: in, Store: st, Sink: gs, Pool: batch.NewPool(4096),
-		ScanInterval: 20 * time.Millisecond, ReleaseQuiet: 200 * time.Millisecond, ReadSize: 4096,
-	})
-	require.NoError(t, err)
+	m := newManager(t, in, st, gs, 20*time.Millisecond)
 	h := &harness{t: t, dir: dir, store: st, m: m}
 	a, textA := lines("first", 100)
 	h.write("app.log", textA)
@@ -369,14 +374,9 @@ func TestContentBetweenTwoTruncationsWhileBlocked(t *testing.T) {
 func TestSignatureSavedBeforeAcknowledgement(t *testing.T) {
 	dir := t.TempDir()
 	in := defaultInput(dir + "/*.log")
-	st, err := checkpoint.Open(filepath.Join(t.TempDir(), "cp.json"), time.Hour, nil)
-	require.NoError(t, err)
+	st := newStore(t)
 	hs := &holdSink{}
-	m, err := New(Options{
-		Pipeline: "test", Input: in, Store: st, Sink: hs, Pool: batch.NewPool(4096),
-		ScanInterval: 50 * time.Millisecond, ReleaseQuiet: 200 * time.Millisecond, ReadSize: 4096,
-	})
-	require.NoError(t, err)
+	m := newManager(t, in, st, hs, 50*time.Millisecond)
 	h := &harness{t: t, dir: dir, store: st, m: m}
 	st.Register("test")
 	h.write("app.log", "")
@@ -419,8 +419,7 @@ func TestHeldFileCopiedWhileDown(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond, "the held file's checkpoint does not carry its first bytes")
 	// A crash: the checkpoints as they are now are what the next run
 	// finds; what the agent delivered so far is all it delivered.
-	snap, err := checkpoint.Open(filepath.Join(t.TempDir(), "snap.json"), time.Hour, nil)
-	require.NoError(t, err)
+	snap := newStore(t)
 	snap.Register("test")
 	for _, e := range h.store.Files("test") {
 		snap.Set("test", e)
@@ -432,12 +431,7 @@ func TestHeldFileCopiedWhileDown(t *testing.T) {
 	after, more := lines("after", 3)
 	h.write("app.log", more)
 	s := &sink{}
-	m, err := New(Options{
-		Pipeline: "test", Input: h.m.opts.Input, Store: snap, Sink: s, Pool: batch.NewPool(4096),
-		ScanInterval: h.m.opts.ScanInterval, ReleaseQuiet: 200 * time.Millisecond, ReadSize: 4096,
-	})
-	require.NoError(t, err)
-	startManager(t, m)
+	startManager(t, newManager(t, h.m.opts.Input, snap, s, h.m.opts.ScanInterval))
 	missing := func() []string {
 		got := map[string]bool{}
 		for _, l := range append(append([]string{}, delivered...), s.got()...) {
