@@ -398,9 +398,7 @@ func (m *Manager) rebind(ctx context.Context, f *os.File, path string, e checkpo
 	if f != nil {
 		head = readHead(f)
 	}
-	if e.UnreadLen > 0 && !sigOf(head, e.UnreadLen, e.UnreadHash) {
-		m.addOrphan(ctx, orphan{dir: filepath.Dir(e.Path), sigLen: e.UnreadLen, sigHash: e.UnreadHash})
-	}
+	m.unreadGone(ctx, head, e)
 	if f == nil {
 		if _, bound := m.reader(fileID{e.Dev, e.Ino}); !bound {
 			m.opts.Store.Delete(m.opts.Pipeline, e.Dev, e.Ino)
@@ -408,6 +406,15 @@ func (m *Manager) rebind(ctx context.Context, f *os.File, path string, e checkpo
 		return
 	}
 	m.startReader(ctx, f, fileID{e.Dev, e.Ino}, path, 0, !m.matcher.Match(path))
+}
+
+// unreadGone looks for the copy of the content a checkpoint says its file
+// held while the reader could not look (watchHead), when the file, which now
+// starts with head, no longer holds it: it was truncated away unread.
+func (m *Manager) unreadGone(ctx context.Context, head []byte, e checkpoint.Entry) {
+	if e.UnreadLen > 0 && !sigOf(head, e.UnreadLen, e.UnreadHash) {
+		m.addOrphan(ctx, orphan{dir: filepath.Dir(e.Path), sigLen: e.UnreadLen, sigHash: e.UnreadHash})
+	}
 }
 
 // bind starts the reader of a file that has a checkpoint, when the file
@@ -420,11 +427,7 @@ func (m *Manager) bind(ctx context.Context, f *os.File, id fileID, path string, 
 	if !sigOf(head, e.SigLen, e.SigHash) || e.Offset < 0 || e.Offset > size {
 		return false
 	}
-	if e.UnreadLen > 0 && !sigOf(head, e.UnreadLen, e.UnreadHash) {
-		// Content the file held while its reader could not look is gone
-		// from it, read nothing of: look for its copy.
-		m.addOrphan(ctx, orphan{dir: filepath.Dir(path), sigLen: e.UnreadLen, sigHash: e.UnreadHash})
-	}
+	m.unreadGone(ctx, head, e)
 	off := lineStart(f, e.Offset, int64(m.maxLine))
 	if off != e.Offset {
 		m.met.errors("checkpoint_mid_line")
