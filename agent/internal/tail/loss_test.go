@@ -157,10 +157,10 @@ func TestHeldFileHasACheckpointThroughARestart(t *testing.T) {
 	assert.Equal(t, want, s.waitN(t, 50))
 }
 
-// Mechanism 2: a file copytruncated between the restart and the first scan
-// is a truncation, not an inode reuse: its copy is found and read from the
-// checkpoint.
-func TestCopyTruncateRightAfterRestart(t *testing.T) {
+// delivered runs a manager over app.log with 20 lines until all are
+// delivered and checkpointed at its end, and stops it: the first run of the
+// restart tests.
+func delivered(t *testing.T) *harness {
 	h := newHarness(t, defaultInput("$DIR/*.log"), 4096)
 	first, text := lines("before", 20)
 	h.write("app.log", text)
@@ -168,6 +168,14 @@ func TestCopyTruncateRightAfterRestart(t *testing.T) {
 	assert.Equal(t, first, h.sink.waitN(t, 20))
 	waitOffset(t, h.store, int64(len(text)))
 	h.stop()
+	return h
+}
+
+// Mechanism 2: a file copytruncated between the restart and the first scan
+// is a truncation, not an inode reuse: its copy is found and read from the
+// checkpoint.
+func TestCopyTruncateRightAfterRestart(t *testing.T) {
+	h := delivered(t)
 
 	unread, more := lines("unread", 30)
 	h.write("app.log", more)
@@ -185,13 +193,7 @@ func TestCopyTruncateRightAfterRestart(t *testing.T) {
 // Mechanism 3: a file renamed out of the pattern between the restart and
 // the first scan is still read to its end.
 func TestRenameAwayRightAfterRestart(t *testing.T) {
-	h := newHarness(t, defaultInput("$DIR/*.log"), 4096)
-	_, text := lines("before", 20)
-	h.write("app.log", text)
-	h.start()
-	h.sink.waitN(t, 20)
-	waitOffset(t, h.store, int64(len(text)))
-	h.stop()
+	h := delivered(t)
 
 	unread, more := lines("unread", 30)
 	h.write("app.log", more)
@@ -289,13 +291,7 @@ func TestDamagedCheckpointEntries(t *testing.T) {
 // A copytruncate while the agent was down: the file is read from 0, its
 // copy from the checkpoint.
 func TestCopyTruncateWhileDown(t *testing.T) {
-	h := newHarness(t, defaultInput("$DIR/*.log"), 4096)
-	_, text := lines("before", 20)
-	h.write("app.log", text)
-	h.start()
-	h.sink.waitN(t, 20)
-	waitOffset(t, h.store, int64(len(text)))
-	h.stop()
+	h := delivered(t)
 
 	unread, more := lines("unread", 5)
 	h.write("app.log", more)
